@@ -1,0 +1,142 @@
+"""Settings shared by every command: where the project and warehouse live, and how Spark is configured.
+
+Everything comes from environment variables (or CLI flags that set them), so the same code runs on a
+laptop, under spark-submit or against a standalone cluster. Nothing here assumes a master: when
+SEGMENTATION_SPARK_MASTER is unset, Spark's own default (or spark-submit's --master) applies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def find_project_dir() -> Path:
+    """The dbt project root: $SEGMENTATION_PROJECT_DIR, else the nearest parent of cwd with
+    dbt_project.yml, else the checkout this package was installed from."""
+    if env := os.environ.get("SEGMENTATION_PROJECT_DIR"):
+        return Path(env).resolve()
+    for candidate in (Path.cwd(), *Path.cwd().parents):
+        if (candidate / "dbt_project.yml").is_file() and (candidate / "ml").is_dir():
+            return candidate
+    return PACKAGE_DIR.parents[1]
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    home: Path  # the project-local folder holding warehouse, metastore, models, logs and pid files
+    target: str = "local"
+    spark_master: str | None = None
+    driver_memory: str = "4g"
+    executor_memory: str | None = None
+    shuffle_partitions: int = 8
+    metastore_url: str | None = None  # JDBC URL of a shared metastore; None means embedded Derby
+    extra_spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        project_dir = find_project_dir()
+        home = Path(os.environ.get("SEGMENTATION_HOME", project_dir / ".warehouse")).resolve()
+        extra: dict[str, str] = {}
+        # SEGMENTATION_SPARK_CONF="k1=v1,k2=v2" adds or overrides any Spark setting.
+        for item in filter(None, os.environ.get("SEGMENTATION_SPARK_CONF", "").split(",")):
+            key, _, value = item.partition("=")
+            extra[key.strip()] = value.strip()
+        values: dict[str, object] = dict(
+            project_dir=project_dir,
+            home=home,
+            target=os.environ.get("SEGMENTATION_TARGET", "local"),
+            spark_master=os.environ.get("SEGMENTATION_SPARK_MASTER") or None,
+            driver_memory=os.environ.get("SEGMENTATION_DRIVER_MEMORY", "4g"),
+            executor_memory=os.environ.get("SEGMENTATION_EXECUTOR_MEMORY") or None,
+            shuffle_partitions=_env_int("SEGMENTATION_SHUFFLE_PARTITIONS", 8),
+            metastore_url=os.environ.get("SEGMENTATION_METASTORE_URL") or None,
+            extra_spark_conf=extra,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "spark-warehouse"
+
+    @property
+    def derby_dir(self) -> Path:
+        return self.home / "metastore_db"
+
+    @property
+    def models_dir(self) -> Path:
+        """Saved MLlib pipeline models, so that `segmentation score` needs no retraining."""
+        return self.home / "models"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and server logs."""
+        return self.home / "run"
+
+    @property
+    def target_dir(self) -> Path:
+        """dbt's target folder; run summaries are written beside its artifacts."""
+        return self.project_dir / "target"
+
+    def export_env(self) -> None:
+        """Make dbt (profiles.yml) and child processes see the same folders as this process."""
+        os.environ["SEGMENTATION_HOME"] = str(self.home)
+        os.environ["SEGMENTATION_PROJECT_DIR"] = str(self.project_dir)
+        os.environ["SEGMENTATION_TARGET"] = self.target
+        if self.metastore_url:
+            os.environ["SEGMENTATION_METASTORE_URL"] = self.metastore_url
+
+    def spark_conf(self) -> dict[str, str]:
+        """Spark settings for every session of this project (the pipeline, tests, the Thrift server)."""
+        conf = {
+            "spark.sql.warehouse.dir": str(self.warehouse_dir),
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.shuffle.partitions": str(self.shuffle_partitions),
+            "spark.sql.adaptive.enabled": "true",
+            "spark.sql.adaptive.coalescePartitions.enabled": "true",
+            "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            "spark.driver.memory": self.driver_memory,
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.home}",
+        }
+        if self.metastore_url:
+            conf.update(metastore_conf(self.metastore_url))
+        else:
+            conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+                f"jdbc:derby:;databaseName={self.derby_dir};create=true"
+            )
+        if self.executor_memory:
+            conf["spark.executor.memory"] = self.executor_memory
+        conf.update(self.extra_spark_conf)
+        return conf
+
+
+POSTGRES_JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+
+
+def metastore_conf(jdbc_url: str) -> dict[str, str]:
+    """Hive metastore on a shared database (PostgreSQL), so that several JVMs see one catalog."""
+    return {
+        "spark.hadoop.javax.jdo.option.ConnectionURL": jdbc_url,
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+        "spark.hadoop.javax.jdo.option.ConnectionUserName": os.environ.get(
+            "SEGMENTATION_METASTORE_USER", "segmentation"
+        ),
+        "spark.hadoop.javax.jdo.option.ConnectionPassword": os.environ.get(
+            "SEGMENTATION_METASTORE_PASSWORD", "segmentation"
+        ),
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.driver.extraClassPath": str(POSTGRES_JDBC_JAR),
+        "spark.executor.extraClassPath": str(POSTGRES_JDBC_JAR),
+    }

@@ -1,0 +1,49 @@
+"""One SparkSession for the whole pytest session, on a throw-away warehouse folder.
+
+Tests that read the pipeline's tables share one pipeline run (the `pipeline_run` fixture);
+tests marked real_data run last because they rebuild the same warehouse from the UCI file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("SEGMENTATION_SHARED_DATA", PROJECT_DIR.parent / "shared" / "data"))
+ONLINE_RETAIL = SHARED_DATA / "online_retail.csv.gz"
+ONLINE_RETAIL_II = SHARED_DATA / "online_retail_ii_year_2009_2010.csv.gz"
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"real UCI data not found at {path} (it lives in ../shared/data beside the checkout)")
+    return path
+
+
+def pytest_collection_modifyitems(config, items):
+    # Real-data and server tests rebuild the shared warehouse: run them after the sample-data tests.
+    items.sort(key=lambda item: (item.get_closest_marker("real_data") is not None,))
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    from segmentation.config import Settings
+
+    home = tmp_path_factory.mktemp("warehouse")
+    os.environ["SEGMENTATION_HOME"] = str(home)
+    os.environ["SEGMENTATION_PROJECT_DIR"] = str(PROJECT_DIR)
+    os.environ.setdefault("SEGMENTATION_SHUFFLE_PARTITIONS", "4")
+    os.environ.setdefault("SEGMENTATION_DRIVER_MEMORY", "3g")
+    return Settings.from_env(home=home, extra_spark_conf={"spark.ui.enabled": "false"})
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from segmentation.spark import build_session
+
+    session = build_session(settings, "segmentation-tests")
+    yield session
+    session.stop()
