@@ -1,0 +1,15 @@
+{#
+    SPEC 8 score: 1 + floor(5 * (rank() - 1) / n), rank() ascending (descending for recency, where fewer
+    days is better), n = number of customers. Ties share the lowest rank, so equal values get equal scores.
+    Integer division keeps it exact.
+    Arguments:
+      column: the measure to score.
+      descending: order by the measure descending (true for recency_days).
+#}
+{% macro rfm_score(column, descending=false) -%}
+    cast(
+        1 + (5 * (rank() over (order by {{ column }} {{ 'desc' if descending else 'asc' }}) - 1))
+        div count(*) over ()
+        as int
+    )
+{%- endmacro %}

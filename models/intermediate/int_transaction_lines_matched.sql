@@ -1,0 +1,134 @@
+{#
+    One row per kept transaction line, with cancellation matching on units (SPEC 5).
+
+    Scope: merchandise lines of known customers inside the analysis window; purchases and cancellations
+    (C invoices with quantity < 0) taken together, keyed by (customer_id, stock_code) and ordered by
+    invoice_date, purchases before cancellations at the same timestamp, then invoice_no, |quantity|,
+    unit_price (source position last, which only orders identical lines).
+
+    With d = running (cancelled units - purchased units), a cancellation's unmatched_units is how much it
+    raises the running maximum of d, floored at 0. matched_units = |quantity| - unmatched_units.
+    Purchase lines get cancelled_units: the key's matched units allocated first-in, first-out.
+    All windows share one partitioning and order, so the whole model costs one shuffle.
+    Lines out of scope pass through with null matching columns (union all, no join back).
+#}
+with
+
+priced_lines as (
+    select * from {{ ref('int_transaction_lines_priced') }}
+),
+
+scope_flagged as (
+    select
+        *,
+        coalesce(
+            is_merchandise
+            and customer_id is not null
+            and is_in_window
+            and (line_kind = 'purchase' or (line_kind = 'cancellation' and quantity < 0)),
+            false
+        ) as is_in_matching_scope
+    from priced_lines
+),
+
+in_scope as (
+    select
+        *,
+        case when line_kind = 'purchase' then quantity else 0 end as purchased_units,
+        case when line_kind = 'cancellation' then -quantity else 0 end as cancellation_units,
+        case when line_kind = 'purchase' then 0 else 1 end as kind_order
+    from scope_flagged
+    where is_in_matching_scope
+),
+
+running_balance as (
+    select
+        *,
+        sum(cancellation_units - purchased_units) over key_order as cancel_minus_purchase_balance,
+        coalesce(sum(purchased_units) over key_order_before, 0) as purchased_units_before
+    from in_scope
+    window
+        key_order as (
+            partition by customer_id, stock_code
+            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
+            rows between unbounded preceding and current row
+        ),
+        key_order_before as (
+            partition by customer_id, stock_code
+            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
+            rows between unbounded preceding and 1 preceding
+        )
+),
+
+running_peak as (
+    select
+        *,
+        greatest(0, max(cancel_minus_purchase_balance) over key_order) as peak_now,
+        greatest(0, coalesce(max(cancel_minus_purchase_balance) over key_order_before, 0)) as peak_before
+    from running_balance
+    window
+        key_order as (
+            partition by customer_id, stock_code
+            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
+            rows between unbounded preceding and current row
+        ),
+        key_order_before as (
+            partition by customer_id, stock_code
+            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
+            rows between unbounded preceding and 1 preceding
+        )
+),
+
+units_matched as (
+    select
+        *,
+        case when line_kind = 'cancellation' then peak_now - peak_before end as unmatched_units,
+        case when line_kind = 'cancellation' then cancellation_units - (peak_now - peak_before) end as matched_units
+    from running_peak
+),
+
+key_totals as (
+    select
+        *,
+        sum(coalesce(matched_units, 0)) over (partition by customer_id, stock_code) as key_matched_units
+    from units_matched
+),
+
+scoped_final as (
+    select
+        {{ priced_line_columns() }},
+        is_in_matching_scope,
+        matched_units,
+        unmatched_units,
+        case
+            when line_kind != 'cancellation' then null
+            when unmatched_units = 0 then 'full'
+            when matched_units = 0 then 'none'
+            else 'partial'
+        end as match_status,
+        case
+            when line_kind = 'purchase'
+                then least(quantity, greatest(cast(0 as bigint), key_matched_units - purchased_units_before))
+        end as cancelled_units
+    from key_totals
+),
+
+out_of_scope as (
+    select
+        {{ priced_line_columns() }},
+        is_in_matching_scope,
+        cast(null as bigint) as matched_units,
+        cast(null as bigint) as unmatched_units,
+        cast(null as string) as match_status,
+        cast(null as bigint) as cancelled_units
+    from scope_flagged
+    where not is_in_matching_scope
+),
+
+final as (
+    select * from scoped_final
+    union all
+    select * from out_of_scope
+)
+
+select * from final

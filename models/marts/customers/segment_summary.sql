@@ -1,0 +1,92 @@
+{#
+    One row per segment: every RFM segment (segment_kind = 'rfm_segment') and every cluster
+    (segment_kind = 'cluster', including 'Unclustered'). Customers, revenue (sum of monetary), their shares
+    within the segment kind, average R/F/M values and scores, and the recommended action.
+#}
+with
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+actions as (
+    select * from {{ ref('segment_actions') }}
+),
+
+customer_segments as (
+    select
+        'rfm_segment' as segment_kind,
+        rfm_segment as segment,
+        cast(null as int) as cluster_id,
+        recency_days,
+        frequency,
+        monetary,
+        r_score,
+        f_score,
+        m_score
+    from customers
+
+    union all
+
+    select
+        'cluster' as segment_kind,
+        cluster_name as segment,
+        cluster_id,
+        recency_days,
+        frequency,
+        monetary,
+        r_score,
+        f_score,
+        m_score
+    from customers
+    where cluster_name is not null
+),
+
+aggregated as (
+    select
+        segment_kind,
+        segment,
+        min(cluster_id) as cluster_id,
+        count(*) as customers,
+        sum(monetary) as revenue,
+        round(avg(recency_days), 2) as avg_recency_days,
+        round(avg(frequency), 2) as avg_frequency,
+        cast(round(avg(monetary), 2) as decimal(18, 2)) as avg_monetary,
+        round(avg(r_score), 2) as avg_r_score,
+        round(avg(f_score), 2) as avg_f_score,
+        round(avg(m_score), 2) as avg_m_score
+    from customer_segments
+    group by segment_kind, segment
+),
+
+final as (
+    select
+        -- ids
+        aggregated.segment_kind,
+        aggregated.segment,
+        aggregated.cluster_id,
+
+        -- text
+        actions.recommended_action,
+
+        -- numbers
+        aggregated.customers,
+        round(aggregated.customers / sum(aggregated.customers) over (partition by aggregated.segment_kind), 4)
+            as customer_share,
+        aggregated.revenue,
+        cast(
+            round(aggregated.revenue / nullif(sum(aggregated.revenue) over (partition by aggregated.segment_kind), 0), 4)
+            as double
+        ) as revenue_share,
+        aggregated.avg_recency_days,
+        aggregated.avg_frequency,
+        aggregated.avg_monetary,
+        aggregated.avg_r_score,
+        aggregated.avg_f_score,
+        aggregated.avg_m_score
+    from aggregated
+    left join actions
+        on aggregated.segment_kind = actions.segment_kind and aggregated.segment = actions.segment
+)
+
+select * from final

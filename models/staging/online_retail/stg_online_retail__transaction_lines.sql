@@ -1,0 +1,119 @@
+{#
+    One row per raw row of raw.transactions, typed and normalised, with its fate (SPEC 1-3).
+    row_fate: rejected (cannot be typed; reject_reason says why, checked in SPEC order),
+    duplicate (same eight typed columns as an earlier kept row, source order = file, line),
+    or kept. Materialised as a table: every later model reads it, and the raw text is scanned once.
+#}
+{{ config(materialized='table') }}
+
+with
+
+source as (
+    select * from {{ source('online_retail', 'transactions') }}
+),
+
+trimmed as (
+    select
+        _source_file,
+        _source_line,
+        _loaded_at,
+        nullif(trim(invoice_no), '') as raw_invoice_no,
+        nullif(trim(stock_code), '') as raw_stock_code,
+        nullif(trim(description), '') as raw_description,
+        nullif(trim(quantity), '') as raw_quantity,
+        nullif(trim(invoice_date), '') as raw_invoice_date,
+        nullif(trim(unit_price), '') as raw_unit_price,
+        nullif(trim(customer_id), '') as raw_customer_id,
+        nullif(trim(country), '') as raw_country
+    from source
+),
+
+typed as (
+    select
+        *,
+        upper(raw_invoice_no) as invoice_no,
+        upper(raw_stock_code) as stock_code,
+        {{ parse_whole_number('raw_quantity') }} as quantity,
+        {{ parse_invoice_date('raw_invoice_date') }} as invoice_date,
+        {{ parse_decimal_number('raw_unit_price') }} as unit_price,
+        nullif(regexp_replace(raw_customer_id, '[.]0+$', ''), '') as customer_id
+    from trimmed
+),
+
+with_reject_reason as (
+    select
+        *,
+        case
+            when invoice_no is null then 'missing_invoice_no'
+            when stock_code is null then 'missing_stock_code'
+            when quantity is null then 'bad_quantity'
+            when invoice_date is null then 'bad_invoice_date'
+            when unit_price is null then 'bad_unit_price'
+        end as reject_reason
+    from typed
+),
+
+with_occurrence as (
+    select
+        *,
+        {# Rejected rows always carry a null typed key column, so they never share a partition with kept rows. #}
+        row_number() over (
+            partition by
+                invoice_no, stock_code, raw_description, quantity,
+                invoice_date, unit_price, customer_id, raw_country
+            order by _source_file, _source_line
+        ) as occurrence_number
+    from with_reject_reason
+),
+
+renamed as (
+    select
+        -- ids
+        concat(_source_file, ':', cast(_source_line as string)) as line_id,
+        invoice_no,
+        stock_code,
+        customer_id,
+
+        -- text
+        raw_description as description,
+        raw_country as country,
+        case
+            when reject_reason is not null then 'rejected'
+            when occurrence_number > 1 then 'duplicate'
+            else 'kept'
+        end as row_fate,
+        reject_reason,
+        case
+            when reject_reason is not null then null
+            when invoice_no like 'C%' then 'cancellation'
+            when invoice_no like 'A%' then 'adjustment'
+            when quantity > 0 then 'purchase'
+            else 'stock_adjustment'
+        end as line_kind,
+
+        -- numbers
+        quantity,
+        unit_price,
+
+        -- timestamps
+        invoice_date,
+        _loaded_at,
+
+        -- lineage: the raw text of rejected rows is kept for tracing, null otherwise
+        _source_file,
+        _source_line,
+        case
+            when reject_reason is not null
+                then named_struct(
+                    'invoice_no', raw_invoice_no,
+                    'stock_code', raw_stock_code,
+                    'quantity', raw_quantity,
+                    'invoice_date', raw_invoice_date,
+                    'unit_price', raw_unit_price,
+                    'customer_id', raw_customer_id
+                )
+        end as rejected_raw_values
+    from with_occurrence
+)
+
+select * from renamed
