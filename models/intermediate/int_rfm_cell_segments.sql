@@ -5,18 +5,8 @@
 #}
 with
 
-scores as (
-    select explode(sequence(1, 5)) as score
-),
-
 cells as (
-    select
-        r.score as r_score,
-        f.score as f_score,
-        m.score as m_score
-    from scores as r
-    cross join scores as f
-    cross join scores as m
+    select * from {{ ref('int_rfm_score_cells') }}
 ),
 
 rules as (

@@ -1,0 +1,226 @@
+"""`segmentation run`: the main job, in one process and one SparkSession.
+
+1. ingest the data into raw.transactions (replacing what was there);
+2. dbt build up to marts.customer_rfm (models, seeds and their tests);
+3. train the clustering model and write the ml.* tables;
+4. dbt build the marts that join the clusters (and the remaining marts);
+5. build the HTML report (unless told not to);
+then print a summary and write it as JSON under target/.
+
+With the local target, dbt runs in-process (dbtRunner) and reuses this process's SparkSession. With the
+thrift target, dbt goes through the Thrift server, and this process's session (ingest, ML) shares the
+server's PostgreSQL metastore and warehouse folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from segmentation.config import Settings
+from segmentation.dbt import run_dbt
+from segmentation.errors import SegmentationError
+
+DEFAULT_SAMPLE = Path("data/sample/online_retail_sample.csv.gz")
+RFM_MART = "customer_rfm"
+
+
+@dataclass
+class PipelineOptions:
+    data: Path | None = None
+    k: int | None = None
+    algorithm: str = "kmeans"
+    k_rule: str | None = None
+    seed: int = 42
+    encoding: str = "utf-8"
+    as_of_date: str | None = None
+    build_report: bool = True
+
+
+@dataclass
+class RunSummary:
+    target: str
+    data: list[str]
+    started_at: str
+    row_fates: dict[str, int] = field(default_factory=dict)
+    customers: int = 0
+    total_monetary: float = 0.0
+    rfm_segments: dict[str, int] = field(default_factory=dict)
+    clustering: dict[str, Any] = field(default_factory=dict)
+    cluster_sizes: dict[str, int] = field(default_factory=dict)
+    timings_seconds: dict[str, float] = field(default_factory=dict)
+    dbt_node_seconds: dict[str, float] = field(default_factory=dict)
+    report_path: str | None = None
+
+    def describe(self) -> str:
+        fates = ", ".join(f"{name} {count:,}" for name, count in sorted(self.row_fates.items()))
+        segments = ", ".join(f"{name} {count:,}" for name, count in self.rfm_segments.items())
+        clusters = ", ".join(f"{name} {count:,}" for name, count in self.cluster_sizes.items())
+        timings = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in self.timings_seconds.items())
+        cluster_info = self.clustering
+        return "\n".join(
+            [
+                f"rows: {fates}",
+                f"customers: {self.customers:,} (total monetary {self.total_monetary:,.2f})",
+                f"RFM segments: {segments}",
+                f"clusters: k={cluster_info.get('k')} {cluster_info.get('algorithm')} "
+                f"silhouette={cluster_info.get('silhouette')}: {clusters}",
+                f"timings: {timings}",
+            ]
+        )
+
+
+class _Steps:
+    """Times each step and shows progress, so long runs say where they are."""
+
+    def __init__(self, summary: RunSummary, echo: Callable[[str], None]) -> None:
+        self.summary = summary
+        self.echo = echo
+
+    def run(self, name: str, action: Callable[[], Any]) -> Any:
+        self.echo(f"==> {name} ...")
+        start = time.perf_counter()
+        result = action()
+        elapsed = time.perf_counter() - start
+        self.summary.timings_seconds[name] = round(elapsed, 2)
+        self.echo(f"    {name} done in {elapsed:.1f}s")
+        return result
+
+
+def resolve_data(settings: Settings, data: Path | None) -> list[Path]:
+    path = data if data is not None else settings.project_dir / DEFAULT_SAMPLE
+    return [Path(path).expanduser().resolve()]
+
+
+def run_pipeline(
+    settings: Settings,
+    options: PipelineOptions,
+    *,
+    spark: SparkSession | None = None,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    from segmentation.clustering import ClusteringConfig, train_clusters
+    from segmentation.ingest import ingest_files
+    from segmentation.spark import build_session
+
+    # Validate the clustering options before any table is touched.
+    clustering_config = ClusteringConfig.from_options(
+        algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
+    )
+    paths = resolve_data(settings, options.data)
+    summary = RunSummary(
+        target=settings.target, data=[str(p) for p in paths], started_at=datetime.now(UTC).isoformat()
+    )
+    steps = _Steps(summary, echo)
+    total_start = time.perf_counter()
+
+    if settings.target == "thrift":
+        from segmentation.service.thrift import ensure_thrift_for_pipeline
+
+        settings = ensure_thrift_for_pipeline(settings, echo=echo)
+
+    if spark is None:
+        spark = steps.run("spark session", lambda: build_session(settings, "segmentation-run"))
+    dbt_vars = {"as_of_date": options.as_of_date} if options.as_of_date else None
+
+    steps.run(
+        "ingest",
+        lambda: echo("    " + ingest_files(spark, paths, encoding=options.encoding, replace_all=True).describe()),
+    )
+    if settings.target == "thrift":
+        # The Thrift server caches file listings per table; make it see the freshly written partitions.
+        from segmentation.service.thrift import refresh_tables
+
+        refresh_tables(settings, ["raw.transactions"])
+
+    first = steps.run(
+        "dbt build (to customer_rfm)",
+        lambda: run_dbt(
+            settings,
+            ["build", "--select", f"+{RFM_MART}", "--indirect-selection", "cautious"],
+            vars_=dbt_vars,
+        ),
+    )
+    if settings.target == "thrift":
+        spark.catalog.refreshTable(f"marts.{RFM_MART}")
+    train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
+    echo("    " + train_result.describe().replace("\n", "\n    "))
+    if settings.target == "thrift":
+        from segmentation.service.thrift import refresh_tables
+
+        refresh_tables(settings, ["ml.customer_clusters", "ml.cluster_centroids", "ml.model_runs", "ml.k_sweep"])
+    second = steps.run(
+        "dbt build (cluster marts)",
+        lambda: run_dbt(settings, ["build", "--exclude", f"+{RFM_MART}"], vars_=dbt_vars),
+    )
+    summary.dbt_node_seconds = {**first.node_timings, **second.node_timings}
+
+    if settings.target == "thrift":
+        for table in ("staging.stg_online_retail__transaction_lines", "marts.customer_rfm", "marts.dim_customers"):
+            spark.catalog.refreshTable(table)
+    _collect_figures(spark, summary, train_result)
+
+    if options.build_report:
+        from segmentation.report import build_report
+
+        report_path = steps.run("report", lambda: build_report(spark, settings))
+        summary.report_path = str(report_path)
+
+    summary.timings_seconds["total"] = round(time.perf_counter() - total_start, 2)
+    _write_summary(settings, summary)
+    echo(summary.describe())
+    return summary
+
+
+def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any) -> None:
+    """Small aggregates only: a handful of rows come back to the driver."""
+    summary.row_fates = {
+        row["row_fate"]: row["rows"]
+        for row in spark.sql(
+            "select row_fate, count(*) as rows from staging.stg_online_retail__transaction_lines group by row_fate"
+        ).collect()
+    }
+    totals = spark.sql(
+        "select count(*) as customers, cast(coalesce(sum(monetary), 0) as double) as total from marts.customer_rfm"
+    ).first()
+    summary.customers = int(totals["customers"])
+    summary.total_monetary = float(totals["total"])
+    summary.rfm_segments = {
+        row["rfm_segment"]: row["customers"]
+        for row in spark.sql(
+            "select rfm_segment, count(*) as customers from marts.customer_rfm "
+            "group by rfm_segment order by customers desc, rfm_segment"
+        ).collect()
+    }
+    summary.cluster_sizes = {
+        row["cluster_name"]: row["customers"]
+        for row in spark.sql(
+            "select cluster_name, count(*) as customers from marts.dim_customers "
+            "where cluster_name is not null group by cluster_name order by customers desc, cluster_name"
+        ).collect()
+    }
+    summary.clustering = {
+        "run_id": train_result.run_id,
+        "algorithm": train_result.algorithm,
+        "k": train_result.k,
+        "silhouette": round(float(train_result.silhouette), 4),
+    }
+
+
+def _write_summary(settings: Settings, summary: RunSummary) -> Path:
+    settings.target_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.target_dir / "run_summary.json"
+    path.write_text(json.dumps(asdict(summary), indent=2, default=str))
+    return path
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SegmentationError(message)

@@ -1,0 +1,73 @@
+"""End to end: one `segmentation run` on the bundled sample (generated data with every quirk), shared by
+every test here through the session-scoped `pipeline_run` fixture."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(spark, settings):
+    from segmentation.pipeline import PipelineOptions, run_pipeline
+
+    summary = run_pipeline(settings, PipelineOptions(k=4, build_report=False), spark=spark)
+    return summary
+
+
+def test_row_fates_add_up_to_raw_rows(spark, pipeline_run):
+    raw = spark.table("raw.transactions").count()
+    fates = pipeline_run.row_fates
+    assert raw > 0
+    assert sum(fates.values()) == raw
+    assert fates.get("rejected", 0) > 0, "the bundled sample carries rows that fail each reject reason"
+    rejected = spark.table("staging.stg_online_retail__rejected_lines")
+    assert rejected.count() == fates["rejected"]
+    reasons = {r[0] for r in rejected.select("reject_reason").distinct().collect()}
+    assert reasons == {"missing_invoice_no", "missing_stock_code", "bad_quantity", "bad_invoice_date", "bad_unit_price"}
+
+
+def test_marts_join_the_clusters(spark, pipeline_run):
+    dim = spark.table("marts.dim_customers")
+    assert dim.count() == spark.table("marts.customer_rfm").count() == pipeline_run.customers
+    clustered = dim.where("monetary > 0")
+    assert clustered.where("cluster_id is null").count() == 0
+    assert dim.where("monetary <= 0 and cluster_name != 'Unclustered'").count() == 0
+    names = {r[0] for r in clustered.select("cluster_name").distinct().collect()}
+    assert names == {"VIP", "Potential", "New", "Churned"}
+    kinds = {r[0] for r in spark.table("marts.segment_summary").select("segment_kind").distinct().collect()}
+    assert kinds == {"rfm_segment", "cluster"}
+
+
+def test_ml_tables_carry_the_run_id(spark, pipeline_run):
+    run_id = pipeline_run.clustering["run_id"]
+    runs = spark.table("ml.model_runs").where(f"run_id = '{run_id}'").collect()
+    assert len(runs) == 1 and runs[0]["k"] == 4
+    assert spark.table("ml.customer_clusters").where(f"run_id != '{run_id}'").count() == 0
+    assert spark.table("ml.cluster_centroids").where(f"run_id = '{run_id}'").count() == 4
+    assert spark.table("ml.k_sweep").where(f"run_id = '{run_id}'").count() == 9
+
+
+def test_revenue_reconciles_between_lines_and_customers(spark, pipeline_run):
+    lines = spark.sql(
+        "select sum(net_revenue) from marts.fct_order_lines where customer_id is not null and is_in_matching_scope"
+    ).first()[0]
+    customers = spark.sql("select sum(monetary), count(*) from marts.customer_rfm").first()
+    assert abs(float(lines) - float(customers[0])) <= 0.005 * customers[1]
+    assert float(customers[0]) == pytest.approx(pipeline_run.total_monetary)
+
+
+def test_summary_json_written(settings, pipeline_run):
+    summary = json.loads((settings.target_dir / "run_summary.json").read_text())
+    assert summary["customers"] == pipeline_run.customers
+    assert set(summary["timings_seconds"]) >= {"ingest", "dbt build (to customer_rfm)", "train clusters", "total"}
+
+
+def test_tables_queryable_with_dbt_show(settings, pipeline_run):
+    from segmentation.dbt import run_dbt
+
+    step = run_dbt(
+        settings, ["show", "--inline", "select rfm_segment, count(*) as n from marts.customer_rfm group by 1"]
+    )
+    assert step.success
