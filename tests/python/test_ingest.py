@@ -61,6 +61,24 @@ def test_csv_line_numbers_and_values(spark, tmp_path):
     assert "3 rows" in result.describe()
 
 
+def test_line_numbers_when_spark_splits_a_plain_csv(spark, tmp_path):
+    """A plain CSV is read in several partitions; line numbers must still be the physical lines."""
+    body = "".join(f"{line},A,x,1,2011-01-01 10:00:00,1,1,UK\n" for line in range(2, 1_502))
+    path = _write(tmp_path / "split.csv", f"{UCI_HEADER}\n{body}")
+    key = "spark.sql.files.maxPartitionBytes"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "4096")  # ~60 KB file -> about 15 partitions
+    try:
+        assert spark.read.text(str(path)).rdd.getNumPartitions() > 5
+        ingest_files(spark, [path])
+    finally:
+        spark.conf.set(key, previous)
+    rows = _rows(spark, str(path))
+    assert len(rows) == 1_500
+    # Each row's invoice number was written as its own line number.
+    assert all(int(r["invoice_no"]) == r["_source_line"] for r in rows)
+
+
 def test_online_retail_ii_names_case_spaces_and_extra_columns(spark, tmp_path):
     ii = _write(
         tmp_path / "ii.csv.gz",
