@@ -105,6 +105,9 @@ class Settings:
             "spark.sql.adaptive.enabled": "true",
             "spark.sql.adaptive.coalescePartitions.enabled": "true",
             "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            # Derby's metastore cannot filter partitions of string columns such as _source_file; fall back
+            # to client-side pruning instead of failing the query.
+            "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
             "spark.driver.memory": self.driver_memory,
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.home}",
