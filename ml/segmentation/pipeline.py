@@ -111,9 +111,9 @@ def run_pipeline(
     from segmentation.spark import build_session
 
     # Validate the clustering options before any table is touched.
-    clustering_config = ClusteringConfig.from_options(
+    clustering_config = ClusteringConfig(
         algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
-    )
+    ).validate()
     paths = resolve_data(settings, options.data)
     summary = RunSummary(
         target=settings.target, data=[str(p) for p in paths], started_at=datetime.now(UTC).isoformat()
@@ -210,7 +210,7 @@ def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any
         "run_id": train_result.run_id,
         "algorithm": train_result.algorithm,
         "k": train_result.k,
-        "silhouette": round(float(train_result.silhouette), 4),
+        "silhouette": None if train_result.silhouette is None else round(float(train_result.silhouette), 4),
     }
 
 
