@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,14 +121,14 @@ def query_ok(host: str, port: int, username: str = "segmentation") -> bool:
 
 
 def start_thrift(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 timeout: float = START_TIMEOUT_S) -> str:
+                 timeout: float = START_TIMEOUT_S, metastore_port: int | None = None) -> str:
     """Start the metastore and the Thrift server, wait until a client query works, say where it listens."""
     if (server := running_server(settings)) is not None:
         return f"already running: {server.describe()}"
     if port_open(host if host not in {"0.0.0.0", ""} else "127.0.0.1", port):
         raise SegmentationError(f"port {port} on {host} is already in use by another program; "
                                 "pick another with --port or SEGMENTATION_THRIFT_PORT")
-    url = metastore.start_metastore(settings)
+    url = metastore.start_metastore(settings, port=metastore_port)
     served = dataclasses.replace(settings, metastore_url=url)
     served.home.mkdir(parents=True, exist_ok=True)
     served.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -182,14 +182,37 @@ def thrift_status(settings: Settings) -> str:
 
 
 @contextmanager
-def running_thrift(settings: Settings, port: int, host: str = DEFAULT_HOST,
-                   timeout: float = START_TIMEOUT_S) -> Iterator[ThriftServer]:
+def running_thrift(settings: Settings, port: int, host: str = DEFAULT_HOST, timeout: float = START_TIMEOUT_S,
+                   metastore_port: int | None = None) -> Iterator[ThriftServer]:
     """For tests and scripts: a started server that is stopped (with its metastore) even on failure."""
     try:
-        start_thrift(settings, host=host, port=port, timeout=timeout)
+        start_thrift(settings, host=host, port=port, timeout=timeout, metastore_port=metastore_port)
         server = running_server(settings)
         if server is None:
             raise SegmentationError(f"Spark Thrift Server exited right after start; see {log_file(settings)}")
         yield server
     finally:
         stop_thrift(settings)
+
+
+def fetch(host: str, port: int, sql: str, settings_sql: Sequence[str] = (),
+          username: str = "segmentation") -> list[tuple]:
+    """Run one query as a BI client would (PyHive, auth NONE) after optional `set k=v` statements."""
+    from pyhive import hive
+
+    conn = hive.connect(host=host, port=port, username=username)
+    try:
+        cursor = conn.cursor()
+        for statement in settings_sql:
+            cursor.execute(statement)
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def fetch_both_ansi_modes(host: str, port: int, sql: str) -> tuple[list[tuple], list[tuple]]:
+    """The same query with ANSI mode on (Spark 4's default) and off (what dbt-spark sessions use)."""
+    on = fetch(host, port, sql, ["set spark.sql.ansi.enabled=true"])
+    off = fetch(host, port, sql, ["set spark.sql.ansi.enabled=false"])
+    return on, off
