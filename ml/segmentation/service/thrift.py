@@ -216,3 +216,17 @@ def fetch_both_ansi_modes(host: str, port: int, sql: str) -> tuple[list[tuple], 
     on = fetch(host, port, sql, ["set spark.sql.ansi.enabled=true"])
     off = fetch(host, port, sql, ["set spark.sql.ansi.enabled=false"])
     return on, off
+
+
+def refresh_tables(host: str, port: int, tables: Sequence[str]) -> None:
+    """After another JVM (the ML step) rewrote tables, drop the Thrift server's cached file listings of
+    them, so dbt models and BI queries through Thrift read the new files, not the replaced ones."""
+    from pyhive import hive
+
+    conn = hive.connect(host=host, port=port, username="segmentation")
+    try:
+        cursor = conn.cursor()
+        for table in tables:
+            cursor.execute(f"refresh table {table}")
+    finally:
+        conn.close()
