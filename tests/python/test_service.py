@@ -61,6 +61,7 @@ def test_thrift_lifecycle(svc_settings, server):
 def test_two_jvms_and_bi_clients_share_tables(svc_settings, server):
     host, port = server.connect_host, server.port
     thrift.fetch(host, port, "create database if not exists svc_probe")
+    thrift.fetch(host, port, "drop table if exists svc_probe.from_spark")
     thrift.fetch(host, port, "drop table if exists svc_probe.from_thrift")
     thrift.fetch(host, port, "create table svc_probe.from_thrift using parquet as "
                              "select id, cast(id * 3 as bigint) as v from range(50)")
@@ -75,6 +76,7 @@ def test_two_jvms_and_bi_clients_share_tables(svc_settings, server):
         "total = spark.table('svc_probe.from_thrift').selectExpr('sum(v)').first()[0]\n"
         "spark.sql('drop table if exists svc_probe.from_spark')\n"
         "spark.sql(f'create table svc_probe.from_spark using parquet as select {total} as total')\n"
+        "spark.sql('insert overwrite table svc_probe.from_thrift select id, id * 5 as v from range(50)')\n"
         "print('TOTAL', total)\n"
         "spark.stop()\n"
     )
@@ -84,6 +86,9 @@ def test_two_jvms_and_bi_clients_share_tables(svc_settings, server):
     assert done.returncode == 0, done.stderr[-2000:]
     expected = 3 * sum(range(50))
     assert f"TOTAL {expected}" in done.stdout
+    # The other JVM rewrote from_thrift's files; after a refresh the Thrift server reads the new ones.
+    thrift.refresh_tables(host, port, ["svc_probe.from_thrift"])
+    assert thrift.fetch(host, port, "select sum(v) from svc_probe.from_thrift") == [(5 * sum(range(50)),)]
 
     assert thrift.fetch(host, port, "select total from svc_probe.from_spark") == [(expected,)]
     from sqlalchemy import create_engine, text
@@ -95,8 +100,10 @@ def test_two_jvms_and_bi_clients_share_tables(svc_settings, server):
             # (the database) as the table name.
             tables = {row[1] for row in conn.execute(text("show tables in svc_probe"))}
             assert {"from_thrift", "from_spark"} <= tables
-            rows = conn.execute(text("select count(*), sum(v) from svc_probe.from_thrift")).fetchall()
-            assert [tuple(r) for r in rows] == [(50, expected)]
+            joined = ("select count(*), sum(v) from svc_probe.from_spark, svc_probe.from_thrift "
+                      "where total = 3 * 1225 group by total")
+            rows = conn.execute(text(joined)).fetchall()
+            assert [tuple(r) for r in rows] == [(50, 5 * 1225)]
     finally:
         engine.dispose()
 
