@@ -136,9 +136,9 @@ def run_pipeline(
     )
     if settings.target == "thrift":
         # The Thrift server caches file listings per table; make it see the freshly written partitions.
-        from segmentation.service.thrift import refresh_tables
+        from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_tables(settings, ["raw.transactions"])
+        refresh_pipeline_tables(settings, ["raw.transactions"])
 
     first = steps.run(
         "dbt build (to customer_rfm)",
@@ -153,9 +153,9 @@ def run_pipeline(
     train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
     echo("    " + train_result.describe().replace("\n", "\n    "))
     if settings.target == "thrift":
-        from segmentation.service.thrift import refresh_tables
+        from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_tables(settings, ["ml.customer_clusters", "ml.cluster_centroids", "ml.model_runs", "ml.k_sweep"])
+        refresh_pipeline_tables(settings, ["ml.customer_clusters", "ml.cluster_centroids", "ml.model_runs", "ml.k_sweep"])
     second = steps.run(
         "dbt build (cluster marts)",
         lambda: run_dbt(settings, ["build", "--exclude", f"+{RFM_MART}"], vars_=dbt_vars),

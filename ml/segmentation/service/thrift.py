@@ -230,3 +230,30 @@ def refresh_tables(host: str, port: int, tables: Sequence[str]) -> None:
             cursor.execute(f"refresh table {table}")
     finally:
         conn.close()
+
+
+def ensure_thrift_for_pipeline(settings: Settings, echo=print) -> Settings:
+    """For `segmentation run --target thrift`: use the project's running Thrift server (start it, with its
+    metastore, when it is not running; it stays up afterwards for BI clients), point dbt at it, and return
+    Settings whose Spark session (ingest, ML step) shares the server's PostgreSQL metastore."""
+    import os
+
+    server = running_server(settings)
+    if server is None:
+        host = os.environ.get("SEGMENTATION_THRIFT_HOST", DEFAULT_HOST)
+        port = int(os.environ.get("SEGMENTATION_THRIFT_PORT", DEFAULT_PORT))
+        echo("    " + start_thrift(settings, host=host, port=port))
+        server = running_server(settings)
+        if server is None:
+            raise SegmentationError(f"the Thrift server did not stay up; see {log_file(settings)}")
+    os.environ["SEGMENTATION_THRIFT_HOST"] = server.connect_host
+    os.environ["SEGMENTATION_THRIFT_PORT"] = str(server.port)
+    return dataclasses.replace(service_settings(settings), target="thrift")
+
+
+def refresh_pipeline_tables(settings: Settings, tables: Sequence[str]) -> None:
+    """refresh_tables on the project's running server (see refresh_tables)."""
+    server = running_server(settings)
+    if server is None:
+        raise SegmentationError(f"the Thrift server is not running; see {log_file(settings)}")
+    refresh_tables(server.connect_host, server.port, tables)
