@@ -73,8 +73,10 @@ def preprocessing_stages() -> list:
 
 
 def build_pipeline(estimator) -> Pipeline:
-    """The full SPEC 9 pipeline: log1p -> VectorAssembler -> StandardScaler -> clustering estimator."""
-    return Pipeline(stages=[*preprocessing_stages(), estimator])
+    """The full SPEC 9 pipeline: log1p -> VectorAssembler -> StandardScaler -> clustering estimator
+    (a Pipeline estimator, as for bisecting k-means, is flattened so the clusterer is the last stage)."""
+    tail = list(estimator.getStages()) if isinstance(estimator, Pipeline) else [estimator]
+    return Pipeline(stages=[*preprocessing_stages(), *tail])
 
 
 def fit_preprocessing(pop: DataFrame) -> PipelineModel:
@@ -83,9 +85,11 @@ def fit_preprocessing(pop: DataFrame) -> PipelineModel:
 
 
 def with_estimator(prep: PipelineModel, fitted: Transformer) -> PipelineModel:
-    """The fitted feature stages plus a fitted clustering model: equal to build_pipeline(...).fit(...)
-    on the same data, since the scaler statistics do not depend on the estimator."""
-    return PipelineModel(stages=[*prep.stages, fitted])
+    """The fitted feature stages plus a fitted clustering step (flattened): equal to
+    build_pipeline(...).fit(...) on the same data, since the scaler statistics do not depend on the
+    estimator."""
+    tail = list(fitted.stages) if isinstance(fitted, PipelineModel) else [fitted]
+    return PipelineModel(stages=[*prep.stages, *tail])
 
 
 def scaler_of(model: PipelineModel) -> StandardScalerModel:

@@ -35,6 +35,7 @@ from segmentation.clustering.train import (
     ClusterProfile,
     FittedClustering,
     assign,
+    clusterer_of,
     fit_clustering,
     profiles_from_centers,
 )
@@ -102,7 +103,7 @@ def _parameters(config: ClusteringConfig, fitted: FittedClustering, ks: list[int
             "silhouette": "squared euclidean on standardised features",
             "estimator_params": {
                 p.name: v
-                for p, v in fitted.model.extractParamMap().items()
+                for p, v in clusterer_of(fitted.model).extractParamMap().items()
                 if isinstance(v, int | float | str | bool)
             },
         },

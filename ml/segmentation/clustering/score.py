@@ -80,7 +80,7 @@ def score_customers(spark: SparkSession, settings: Settings, model_path: Path | 
     profiles = profiles_of(model)
     names = name_clusters(profiles)
     run_id = str(metadata["run_id"])
-    algorithm = algorithm_of(model.stages[-1])
+    algorithm = algorithm_of(model)
     k = len(profiles)
     now = datetime.now(UTC).replace(microsecond=0)
     assigned = (

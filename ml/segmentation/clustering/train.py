@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pyspark.ml import PipelineModel, Transformer
+from pyspark.ml import Pipeline, PipelineModel, Transformer
 from pyspark.ml.clustering import (
     BisectingKMeans,
     BisectingKMeansModel,
@@ -20,11 +20,11 @@ from pyspark.ml.clustering import (
     KMeansModel,
 )
 from pyspark.ml.evaluation import ClusteringEvaluator
-from pyspark.ml.feature import StandardScalerModel
+from pyspark.ml.feature import SQLTransformer, StandardScalerModel, VectorAssembler
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.clustering.features import FEATURES_COL, PREDICTION_COL, scaler_of
+from segmentation.clustering.features import FEATURES_COL, PREDICTION_COL, RAW_FEATURES, scaler_of
 from segmentation.errors import SegmentationError
 
 # What `cost` means per algorithm. GaussianMixture has no within-cluster distance; its cost is the negative
@@ -36,28 +36,62 @@ COST_MEASURES = {
 }
 
 
+ANCHORED_COL = "features_anchored"
+
+
+def _anchored_bisecting(common: dict) -> Pipeline:
+    """BisectingKMeans that can split standardised data.
+
+    Spark splits a cluster by nudging its centre by +/- 1e-4 * |centre|. The root centre of mean-0 data
+    is the origin, so both children coincide and the model never splits (k = 4 returns 1 cluster). A
+    constant 4th coordinate (1.0) moves the root off the origin without changing any distance between
+    customers, so clusters, cost and silhouette are those of the three SPEC features.
+    """
+    return Pipeline(
+        stages=[
+            SQLTransformer(statement="select *, 1.0 as bisecting_anchor from __THIS__"),
+            VectorAssembler(inputCols=[FEATURES_COL, "bisecting_anchor"], outputCol=ANCHORED_COL),
+            BisectingKMeans(**{**common, "featuresCol": ANCHORED_COL}, distanceMeasure="euclidean"),
+        ]
+    )
+
+
 def make_estimator(algorithm: str, k: int, seed: int, max_iter: int, tol: float):
+    """An estimator reading FEATURES_COL and writing PREDICTION_COL (a small Pipeline for bisecting)."""
     common = dict(featuresCol=FEATURES_COL, predictionCol=PREDICTION_COL, k=k, seed=seed, maxIter=max_iter)
     if algorithm == "kmeans":
         return KMeans(**common, tol=tol, initMode="k-means||", distanceMeasure="euclidean")
     if algorithm == "bisecting_kmeans":
-        return BisectingKMeans(**common, distanceMeasure="euclidean")
+        return _anchored_bisecting(common)
     if algorithm == "gaussian_mixture":
         # Hard assignment: `prediction` is the most probable component; `probability` is dropped later.
         return GaussianMixture(**common, tol=tol, probabilityCol="cluster_probability")
     raise SegmentationError(f"unknown clustering algorithm {algorithm!r}")
 
 
+def stages_of(model: Transformer) -> list[Transformer]:
+    """A fitted clustering step as a flat list of stages (the bisecting step has three)."""
+    return list(model.stages) if isinstance(model, PipelineModel) else [model]
+
+
+def clusterer_of(model: Transformer) -> Transformer:
+    """The fitted clustering model itself: the last stage."""
+    return stages_of(model)[-1]
+
+
 def centers_of(model: Transformer) -> list[list[float]]:
-    """Cluster centres in scaled feature space, indexed by the model's own prediction."""
+    """Cluster centres in scaled feature space (the 3 SPEC features), indexed by the model's prediction."""
+    model = clusterer_of(model)
+    dims = len(RAW_FEATURES)  # drops the bisecting anchor coordinate
     if isinstance(model, KMeansModel | BisectingKMeansModel):
-        return [[float(x) for x in c] for c in model.clusterCenters()]
+        return [[float(x) for x in c][:dims] for c in model.clusterCenters()]
     if isinstance(model, GaussianMixtureModel):
-        return [[float(x) for x in g.mean] for g in model.gaussians]
+        return [[float(x) for x in g.mean][:dims] for g in model.gaussians]
     raise SegmentationError(f"unsupported clustering model {type(model).__name__}")
 
 
 def cost_of(model: Transformer) -> float:
+    model = clusterer_of(model)
     if isinstance(model, KMeansModel | BisectingKMeansModel):
         return float(model.summary.trainingCost)
     if isinstance(model, GaussianMixtureModel):
@@ -66,6 +100,7 @@ def cost_of(model: Transformer) -> float:
 
 
 def algorithm_of(model: Transformer) -> str:
+    model = clusterer_of(model)
     if isinstance(model, KMeansModel):
         return "kmeans"
     if isinstance(model, BisectingKMeansModel):
@@ -158,7 +193,7 @@ def profiles_from_centers(centers: list[list[float]], scaler: StandardScalerMode
 
 
 def profiles_of(pipeline_model: PipelineModel) -> list[ClusterProfile]:
-    return profiles_from_centers(centers_of(pipeline_model.stages[-1]), scaler_of(pipeline_model))
+    return profiles_from_centers(centers_of(pipeline_model), scaler_of(pipeline_model))
 
 
 def _lookup(values: list, index: Column) -> Column:
