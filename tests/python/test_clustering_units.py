@@ -105,6 +105,9 @@ def test_rules_choose_from_sweep():
     assert choose_k("silhouette", points) == 3  # tie 0.8 -> smaller k
     assert choose_k("elbow", points) == 3
     assert choose_k("fixed", points, fixed_k=7) == 7
+    # Sweep rows read back from a table come in any order; the rules sort by k first.
+    assert choose_k("elbow", list(reversed(points))) == 3
+    assert choose_k("silhouette", list(reversed(points))) == 3
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,9 @@ def points_of(fits: dict[int, FittedClustering]) -> list[SweepPoint]:
 
 
 def _usable(points: Sequence[SweepPoint]) -> list[SweepPoint]:
-    # A k where the estimator could not find k clusters is not a real candidate.
-    return [p for p in points if p.centers == p.k]
+    # A k where the estimator could not find k clusters is not a real candidate. Sorted by k: the elbow
+    # needs the curve in order.
+    return sorted((p for p in points if p.centers == p.k), key=lambda p: p.k)
 
 
 def choose_by_silhouette(points: Sequence[SweepPoint]) -> int:
