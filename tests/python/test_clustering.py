@@ -286,7 +286,6 @@ def test_compare_appends_three_rows(four_archetypes, settings):
         (dict(k=1), "between 2 and 50"),
         (dict(k=51), "between 2 and 50"),
         (dict(k=4, algorithm="dbscan"), "unknown clustering algorithm"),
-        (dict(k=50), "fewer than k = 50"),
     ],
 )
 def test_bad_configuration_fails_and_writes_nothing(four_archetypes, trained_k4, settings, config, message):
@@ -330,7 +329,7 @@ def test_k_rules_find_three_blobs(spark, settings, trained_k4):
     assert all(len(ids) == 1 for ids in groups_of(assignment(spark)).values())
 
 
-def test_empty_population_fails_and_writes_nothing(spark, settings, trained_k4):
+def test_empty_or_too_small_population_fails_and_writes_nothing(spark, settings, trained_k4):
     from segmentation.clustering import ClusteringConfig, train_clusters
     from segmentation.errors import SegmentationError
 
@@ -341,4 +340,7 @@ def test_empty_population_fails_and_writes_nothing(spark, settings, trained_k4):
     write_rfm(spark, [])
     with pytest.raises(SegmentationError, match="no customer with monetary > 0"):
         train_clusters(spark, settings, ClusteringConfig())
+    write_rfm(spark, rfm_rows(THREE_BLOBS, per_group=2, seed=5))  # 6 customers
+    with pytest.raises(SegmentationError, match="only 6 customer.*fewer than k = 7"):
+        train_clusters(spark, settings, ClusteringConfig(k=7))
     assert snapshot(spark) == before
