@@ -147,7 +147,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
         profiles = profiles_from_centers(final.centers, prep.stages[-1])
         names = name_clusters(profiles)
 
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)  # microseconds kept: ml.model_runs "latest" orders by run_at
         run_id = new_run_id(now)
         assigned = (
             assign(final.model.transform(scaled), profiles, names)
