@@ -209,6 +209,13 @@ def test_same_seed_gives_same_assignment(trained_k4, settings, spark):
     again = train_clusters(spark, settings, fixed(4, seed=42))
     assert again.run_id != first.run_id
     assert assignment(spark) == first_assigned
+    # Overwritten, not appended: only the latest run's rows remain.
+    latest = spark.table("ml.customer_clusters")
+    assert latest.count() == 160 and {r["run_id"] for r in latest.select("run_id").distinct().collect()} == {
+        again.run_id
+    }
+    centroid_runs = {r["run_id"] for r in spark.table("ml.cluster_centroids").collect()}
+    assert centroid_runs == {again.run_id}
     assert again.cluster_names == first.cluster_names
 
 
