@@ -211,7 +211,8 @@ def run_pandas(
     # SPEC 7: one row per customer with at least one merchandise purchase line in the window.
     purchases = scope[~scope["is_cancel"]]
     cancels = scope[scope["is_cancel"]]
-    revenue = (purchases["quantity"] * purchases["effective_unit_price"]).groupby(purchases["customer_id"]).sum()
+    revenue = (purchases["quantity"] * purchases["effective_unit_price"]).groupby(purchases["customer_id"])
+    revenue = revenue.sum()
     cancelled = (cancels["matched"] * cancels["unit_price"]).groupby(cancels["customer_id"]).sum()
     g = purchases.groupby("customer_id")
     rfm = pd.DataFrame(
@@ -229,7 +230,8 @@ def run_pandas(
     rfm["avg_order_value"] = [spark_round2(v) for v in (rfm["monetary"] / rfm["frequency"]).to_numpy()]
     cancel_invoices = cancels.groupby("customer_id")["invoice_no"].nunique().reindex(rfm.index).fillna(0)
     rfm["cancellation_rate"] = cancel_invoices / (rfm["frequency"] + cancel_invoices)
-    country_counts = purchases.groupby(["customer_id", "country"], dropna=False).size().rename("n").reset_index()
+    country_counts = purchases.groupby(["customer_id", "country"], dropna=False).size().rename("n")
+    country_counts = country_counts.reset_index()
     country_counts = country_counts.sort_values(
         ["customer_id", "n", "country"], ascending=[True, False, True], na_position="first"
     )
