@@ -73,9 +73,9 @@ def read_typed(spark: SparkSession, paths: list[str], encoding: str = "utf-8") -
     return typed.withColumn("reject_reason", reason)
 
 
-def build_lines(typed: DataFrame, non_merchandise: tuple[str, ...] = NON_MERCHANDISE_CODES) -> DataFrame:
+def build_base(typed: DataFrame, non_merchandise: tuple[str, ...] = NON_MERCHANDISE_CODES) -> DataFrame:
     """One row per distinct typed line (plus grouped rejected rows, flagged by reject_reason) with
-    `n` = how many raw rows it stands for, classification, customer fill-in and price imputation."""
+    `n` = how many raw rows it stands for, classification and customer fill-in."""
     # One shuffle by invoice serves both the duplicate grouping (its key contains invoice_no) and
     # the per-invoice customer fill-in window.
     grouped = (
@@ -91,7 +91,14 @@ def build_lines(typed: DataFrame, non_merchandise: tuple[str, ...] = NON_MERCHAN
     fill = F.col("customer_id").isNull() & kept & lo.isNotNull() & (lo == hi)
     inv = F.col("invoice_no")
     lines = grouped.select(
-        "reject_reason", "n", "invoice_no", "stock_code", "quantity", "invoice_date", "unit_price", "country",
+        "reject_reason",
+        "n",
+        "invoice_no",
+        "stock_code",
+        "quantity",
+        "invoice_date",
+        "unit_price",
+        "country",
         F.when(fill, lo).otherwise(F.col("customer_id")).alias("customer_id"),
         fill.alias("is_customer_imputed"),
         F.when(inv.startswith("C"), "cancellation")
@@ -101,20 +108,33 @@ def build_lines(typed: DataFrame, non_merchandise: tuple[str, ...] = NON_MERCHAN
         .alias("line_kind"),
         (~F.col("stock_code").isin(*non_merchandise)).alias("is_merchandise"),
     )
-    merch_purchase = kept & (F.col("line_kind") == "purchase") & F.col("is_merchandise")
-    # SPEC 4: mode of the positive prices per stock code over every kept merchandise purchase line;
-    # max(struct(count, -price)) = highest count, then lowest price.
-    modes = (
-        lines.where(merch_purchase & (F.col("unit_price") > 0))
+    return lines
+
+
+def price_modes(base: DataFrame) -> DataFrame:
+    """SPEC 4: the mode of the positive prices per stock code over every kept merchandise purchase
+    line; max(struct(count, -price)) = the highest count, then the lowest price. One row per code."""
+    merch_purchase = (
+        F.col("reject_reason").isNull() & (F.col("line_kind") == "purchase") & F.col("is_merchandise")
+    )
+    return (
+        base.where(merch_purchase & (F.col("unit_price") > 0))
         .groupBy("stock_code", "unit_price")
         .count()
         .groupBy("stock_code")
         .agg(F.max(F.struct("count", (-F.col("unit_price")).alias("neg"))).alias("best"))
         .select("stock_code", (-F.col("best.neg")).alias("mode_price"))
     )
+
+
+def add_prices(base: DataFrame, modes: DataFrame) -> DataFrame:
+    """`effective_unit_price` and `price_imputation_status` from the (small, broadcast) modes."""
+    merch_purchase = (
+        F.col("reject_reason").isNull() & (F.col("line_kind") == "purchase") & F.col("is_merchandise")
+    )
     zero = merch_purchase & (F.col("unit_price") == 0)
     return (
-        lines.join(F.broadcast(modes), "stock_code", "left")
+        base.join(F.broadcast(modes), "stock_code", "left")
         .withColumn(
             "price_imputation_status",
             F.when(zero & F.col("mode_price").isNotNull(), "imputed")
@@ -142,8 +162,15 @@ def customer_aggregates(lines: DataFrame, as_of: dt.date) -> DataFrame:
     scope = (
         lines.where(in_window & ((F.col("line_kind") == "purchase") | is_cancel))
         .select(
-            "customer_id", "stock_code", "invoice_no", "invoice_date", "quantity", "unit_price",
-            "effective_unit_price", "country", is_cancel.alias("is_cancel"),
+            "customer_id",
+            "stock_code",
+            "invoice_no",
+            "invoice_date",
+            "quantity",
+            "unit_price",
+            "effective_unit_price",
+            "country",
+            is_cancel.alias("is_cancel"),
             F.abs("quantity").alias("units"),
         )
         # By customer only: it satisfies the (customer, stock code) window and the customer groupBy.
@@ -162,6 +189,22 @@ def customer_aggregates(lines: DataFrame, as_of: dt.date) -> DataFrame:
         .withColumn("purchases_so_far", F.sum((~F.col("is_cancel")).cast("int")).over(upto))
         .withColumn("unmatched", F.when(F.col("is_cancel"), F.col("run_max") - F.col("prev_max")))
         .withColumn("matched", F.col("units") - F.col("unmatched"))
+        # main country = most purchase lines, a tie to the first alphabetically: a per-(customer,
+        # country) count, sorted within the customer partitions already there - no second shuffle.
+        .withColumn(
+            "country_rank",
+            F.when(
+                ~F.col("is_cancel"),
+                F.struct(
+                    (
+                        -F.sum((~F.col("is_cancel")).cast("int")).over(
+                            Window.partitionBy("customer_id", "country")
+                        )
+                    ).alias("neg"),
+                    "country",
+                ),
+            ),
+        )
     )
     purchase = ~F.col("is_cancel")
     # Stage 1 at invoice grain (an invoice is all purchases or all cancellations here), so that
@@ -177,6 +220,7 @@ def customer_aggregates(lines: DataFrame, as_of: dt.date) -> DataFrame:
         F.sum((F.col("is_cancel") & (F.col("unmatched") == 0)).cast("int")).alias("fully"),
         F.sum((F.col("is_cancel") & (F.col("matched") == 0)).cast("int")).alias("unmatched_lines"),
         F.sum(F.coalesce(F.col("unmatched"), F.lit(0))).alias("unmatched_units"),
+        F.min("country_rank").alias("country_rank"),
     )
     p = ~F.col("is_cancel")
     per_customer = per_invoice.groupBy("customer_id").agg(
@@ -191,19 +235,12 @@ def customer_aggregates(lines: DataFrame, as_of: dt.date) -> DataFrame:
         F.sum("fully").alias("fully_matched"),
         F.sum("unmatched_lines").alias("unmatched"),
         F.sum("unmatched_units").alias("unmatched_units"),
+        F.min("country_rank").alias("country_rank"),
     )
     # main country: most purchase lines, a tie goes to the first alphabetically.
-    main_country = (
-        scope.where(~F.col("is_cancel"))
-        .groupBy("customer_id", "country")
-        .count()
-        .groupBy("customer_id")
-        .agg(F.min(F.struct((-F.col("count")).alias("neg"), "country")).alias("best"))
-        .select("customer_id", F.col("best.country").alias("main_country"))
-    )
     as_of_lit = F.lit(as_of)
     monetary = F.round(F.coalesce("revenue", F.lit(0.0)) - F.coalesce("cancelled_value", F.lit(0.0)), 2)
-    return per_customer.join(main_country, "customer_id", "left").select(
+    return per_customer.select(
         "customer_id",
         (F.col("frequency") > 0).alias("is_rfm_customer"),
         F.datediff(as_of_lit, F.to_date("last_purchase_at")).alias("recency_days"),
@@ -213,11 +250,14 @@ def customer_aggregates(lines: DataFrame, as_of: dt.date) -> DataFrame:
         F.datediff(as_of_lit, F.to_date("first_purchase_at")).alias("tenure_days"),
         F.round(F.try_divide(monetary, F.col("frequency")), 2).alias("avg_order_value"),
         "distinct_products",
-        "main_country",
+        F.col("country_rank.country").alias("main_country"),
         (F.col("cancellation_invoices") / (F.col("frequency") + F.col("cancellation_invoices"))).alias(
             "cancellation_rate"
         ),
-        "cancel_lines", "fully_matched", "unmatched", "unmatched_units",
+        "cancel_lines",
+        "fully_matched",
+        "unmatched",
+        "unmatched_units",
     )
 
 
@@ -292,45 +332,45 @@ def run_floor(
         timings[name] = round(now - started, 3)
         started = now
 
-    lines = build_lines(read_typed(spark, paths, encoding)).persist(StorageLevel.MEMORY_AND_DISK)
+    # The only CSV scan: everything downstream reads this cache of distinct lines.
+    base = build_base(read_typed(spark, paths, encoding)).persist(StorageLevel.MEMORY_AND_DISK)
     kept = F.col("reject_reason").isNull()
-    # Action 1 (the only CSV scan): row fates, imputation counts and the latest kept date.
     reason_sums = [
         F.sum(F.when(F.col("reject_reason") == r, F.col("n")).otherwise(0)).alias(r) for r in REJECT_REASONS
     ]
-    status = F.col("price_imputation_status")
-    fates = lines.agg(
+    fates = base.agg(
         F.sum("n").alias("raw_rows"),
         F.sum(F.when(~kept, F.col("n")).otherwise(0)).alias("rejected"),
         F.sum(F.when(kept, F.col("n") - 1).otherwise(0)).alias("duplicates"),
         F.sum(kept.cast("int")).alias("kept"),
         F.sum((kept & F.col("is_customer_imputed")).cast("int")).alias("customer_imputed_lines"),
-        F.sum((status == "imputed").cast("int")).alias("price_imputed_lines"),
-        F.sum((status == "no_reference_price").cast("int")).alias("no_reference_price_lines"),
         F.max(F.when(kept, F.col("invoice_date"))).alias("max_invoice_at"),
         *reason_sums,
     ).first()
     assert fates is not None
-    stats: dict[str, Any] = {key: fates[key] for key in fates.asDict() if key != "max_invoice_at"}
-    stats = {key: int(value or 0) for key, value in stats.items()}
+    stats: dict[str, Any] = {key: int(fates[key] or 0) for key in fates.asDict() if key != "max_invoice_at"}
     stats["rejected_by_reason"] = {r: stats.pop(r) for r in REJECT_REASONS}
     max_at = fates["max_invoice_at"]
     as_of = dt.date.fromisoformat(as_of_date) if as_of_date else max_at.date() + dt.timedelta(days=1)
     stats["as_of_date"] = as_of.isoformat()
-    lap("read_type_dedup_impute")
+    lap("read_type_dedup")
 
-    # SPEC 6 from a (quantity, price) histogram: exact percentiles, bounded memory.
-    pair_hist = (
-        lines.where(
-            kept & F.col("is_merchandise") & (F.col("line_kind") == "purchase")
-            & (F.col("invoice_date") < F.lit(as_of).cast("timestamp"))
-        )
-        .groupBy("quantity", "effective_unit_price")
+    modes = price_modes(base).persist(StorageLevel.MEMORY_AND_DISK)  # one row per stock code
+    lines = add_prices(base, modes)
+    # SPEC 4 counts and SPEC 6 from one small histogram of merchandise purchase lines by
+    # (quantity, effective price, imputation status, in window): exact percentiles, bounded memory.
+    in_window = F.col("invoice_date") < F.lit(as_of).cast("timestamp")
+    hist = (
+        lines.where(kept & F.col("is_merchandise") & (F.col("line_kind") == "purchase"))
+        .groupBy("quantity", "effective_unit_price", "price_imputation_status", in_window.alias("in_window"))
         .count()
         .collect()
     )
-    stats.update(outlier_summary([(r[0], r[1], r[2]) for r in pair_hist], iqr_k))
-    lap("outliers")
+    counted = (("imputed", "price_imputed_lines"), ("no_reference_price", "no_reference_price_lines"))
+    for status, key in counted:
+        stats[key] = sum(int(r["count"]) for r in hist if r["price_imputation_status"] == status)
+    stats.update(outlier_summary([(r[0], r[1], r["count"]) for r in hist if r["in_window"]], iqr_k))
+    lap("impute_outliers")
 
     per_customer = customer_aggregates(lines, as_of).persist(StorageLevel.MEMORY_AND_DISK)
     match = per_customer.agg(
@@ -345,20 +385,32 @@ def run_floor(
         "unmatched": unmatched,
         "unmatched_units": int(match[3] or 0),
     }
-    lines.unpersist()
+    base.unpersist()
+    modes.unpersist()
     rfm = score_and_segment(per_customer.where("is_rfm_customer").drop("is_rfm_customer")).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-    seg_rows = rfm.groupBy("segment").agg(
-        F.count(F.lit(1)).alias("customers"),
-        F.sum(F.round(F.col("monetary") * 100).cast("bigint")).alias("cents"),
-    ).collect()
+    seg_rows = (
+        rfm.groupBy("segment")
+        .agg(
+            F.count(F.lit(1)).alias("customers"),
+            F.sum(F.round(F.col("monetary") * 100).cast("bigint")).alias("cents"),
+        )
+        .collect()
+    )
     per_customer.unpersist()
     lap("match_rfm_segments")
 
     assigned, sizes = cluster(rfm, k, seed)
     result_df = rfm.join(assigned, "customer_id", "left").select(
-        "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment",
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
         "cluster",
     )
     if out_path:
