@@ -79,7 +79,7 @@ def parse_ways(ways: str) -> list[str]:
 def measure(
     cmd: list[str],
     *,
-    env: dict[str, str],
+    env: dict[str, str] | None,
     cwd: Path,
     log: Path,
     timeout_s: float,
@@ -226,7 +226,12 @@ class Bench:
             log=self.logs / f"pipeline_{tag}.log",
             timeout_s=self.timeout_s,
         )
-        figures: dict[str, Any] = {"dbt_models": dbt_model_times(run_results)}
+        nodes = dbt_model_times(run_results)
+        by_type: dict[str, float] = {}
+        for node in nodes:  # model / test / seed / snapshot, from the unique_id prefix
+            kind = str(node["node"]).split(".", 1)[0]
+            by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 3)
+        figures: dict[str, Any] = {"dbt_nodes": nodes, "dbt_seconds_by_type": by_type}
         if measured.status == "ok":
             check, marts = self.run_way_in_home("pipeline_results", home, tag)
             figures.update(marts if check.status == "ok" else {"error": f"reading marts: {check.status}"})
@@ -349,6 +354,14 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
             )
     if ratios:
         lines += ["", "## Ratios (wall time)", "", *ratios]
+    for size in record["sizes"]:
+        for r in size["results"]:
+            nodes = r["figures"].get("dbt_nodes") or []
+            if nodes:
+                slowest = sorted(nodes, key=lambda n: -n["seconds"])[:10]
+                by_type = ", ".join(f"{k} {v:.1f} s" for k, v in r["figures"]["dbt_seconds_by_type"].items())
+                lines += ["", f"## dbt nodes at {size['rows']:,} rows ({by_type})", ""]
+                lines += [f"- {n['node']}: {n['seconds']:.1f} s ({n['status']})" for n in slowest]
     if record["overhead"]:
         lines += ["", "## Fixed overhead", ""]
         for name, m in record["overhead"].items():

@@ -38,3 +38,50 @@ def test_bench_smoke(settings, tmp_path):
     assert (out / "results.md").read_text().count("| ok |") == 2
     assert (out / "time_vs_rows.png").stat().st_size > 1000
     assert "agree" in text
+
+
+def test_measure_sees_grandchildren_memory_and_cpu(tmp_path):
+    # A child that starts a grandchild holding ~300 MiB: the tree sampling must see the grandchild.
+    import sys
+
+    from segmentation.bench import measure
+
+    # It burns 0.8 s of its own CPU (process_time, so a loaded machine does not change the figure).
+    grandchild = "b = bytearray(b'x') * (300 * 2**20); import time\nwhile time.process_time() < 0.8: pass"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
+    measured = measure(
+        [sys.executable, "-c", child], env=None, cwd=tmp_path, log=tmp_path / "log.txt", timeout_s=60
+    )
+    assert measured.status == "ok"
+    assert measured.peak_rss_mb > 300
+    assert measured.cpu_s >= 0.8
+
+
+def test_agreement_reports_differences():
+    from segmentation.bench import Measured, WayResult, agreement
+
+    ok = Measured(status="ok")
+    same = {"customers": 3, "total_monetary": 10.004, "segment_counts": {"Lost": 3}}
+    results = [
+        WayResult("floor", 10, ok, figures=dict(same)),
+        WayResult("pandas", 10, ok, figures=dict(same, total_monetary=10.0)),
+        WayResult("pipeline", 10, Measured(status="failed"), figures={}),
+    ]
+    assert agreement(results) == {"checked": ["floor", "pandas"], "agree": True, "differences": {}}
+    results[1].figures["segment_counts"] = {"Lost": 2, "Others": 1}
+    verdict = agreement(results)
+    assert verdict["agree"] is False
+    assert list(verdict["differences"]) == ["floor vs pandas: segment_counts"]
+
+
+def test_bad_arguments_are_one_line_errors():
+    import pytest
+
+    from segmentation.bench import parse_sizes, parse_ways
+    from segmentation.errors import SegmentationError
+
+    assert parse_sizes("1e3, 2000") == ["1e3", "2000"]
+    with pytest.raises(SegmentationError, match="neither a row count"):
+        parse_sizes("lots")
+    with pytest.raises(SegmentationError, match="unknown"):
+        parse_ways("floor,spark")
