@@ -24,8 +24,21 @@ TYPED_COLUMNS = list(CANONICAL_COLUMNS)
 
 # SPEC 3 default seed `non_merchandise_stock_codes`.
 NON_MERCHANDISE_CODES: tuple[str, ...] = (
-    "POST", "DOT", "M", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B",
-    "ADJUST", "ADJUST2", "TEST001", "TEST002",
+    "POST",
+    "DOT",
+    "M",
+    "C2",
+    "D",
+    "S",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "CRUK",
+    "PADS",
+    "B",
+    "ADJUST",
+    "ADJUST2",
+    "TEST001",
+    "TEST002",
 )
 
 # spec_decisions: typing rules.
@@ -34,7 +47,11 @@ PRICE_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DATE_FORMATS_SPARK = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "M/d/yyyy H:mm")
 DATE_FORMATS_PY = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M")
 REJECT_REASONS = (
-    "missing_invoice_no", "missing_stock_code", "bad_quantity", "bad_invoice_date", "bad_unit_price",
+    "missing_invoice_no",
+    "missing_stock_code",
+    "bad_quantity",
+    "bad_invoice_date",
+    "bad_unit_price",
 )
 
 # SPEC 8 seed `rfm_segment_rules`: (segment, (r_lo, r_hi), (f_lo, f_hi), (m_lo, m_hi)) in priority order.

@@ -173,13 +173,23 @@ def run_pandas(
     # SPEC 5: running max of (cancelled - purchased) units per (customer, stock code).
     is_cancel = (lines["line_kind"] == "cancellation") & (lines["quantity"] < 0)
     scope_mask = (
-        in_window & lines["is_merchandise"] & lines["customer_id"].notna()
+        in_window
+        & lines["is_merchandise"]
+        & lines["customer_id"].notna()
         & ((lines["line_kind"] == "purchase") | is_cancel)
     )
     scope = lines.loc[
         scope_mask,
-        ["customer_id", "stock_code", "invoice_no", "invoice_date", "quantity", "unit_price",
-         "effective_unit_price", "country"],
+        [
+            "customer_id",
+            "stock_code",
+            "invoice_no",
+            "invoice_date",
+            "quantity",
+            "unit_price",
+            "effective_unit_price",
+            "country",
+        ],
     ].copy()
     scope["is_cancel"] = is_cancel[scope_mask].to_numpy()
     del lines
@@ -270,8 +280,17 @@ def run_pandas(
 
     cents = np.round(rfm["monetary"].to_numpy() * 100).astype("int64")
     result_df = rfm[
-        ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment",
-         "cluster"]
+        [
+            "customer_id",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "r_score",
+            "f_score",
+            "m_score",
+            "segment",
+            "cluster",
+        ]
     ]
     return FloorResult(
         customers=n,

@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.floor import run_floor
 
                 result = run_floor(
-                    spark, expand(args.data), k=args.k, seed=args.seed, as_of_date=args.as_of_date,
+                    spark,
+                    expand(args.data),
+                    k=args.k,
+                    seed=args.seed,
+                    as_of_date=args.as_of_date,
                     out_path=str(out.with_suffix("")) + "_customers",
                 )
                 summary.update(result.summary())

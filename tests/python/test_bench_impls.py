@@ -148,8 +148,16 @@ def test_floor_and_pandas_agree_on_uci(spark):
     assert round(floor.total_monetary, 2) == round(pandas_result.total_monetary, 2)
     assert floor.segment_counts == pandas_result.segment_counts
     compared = (
-        "raw_rows", "rejected", "duplicates", "kept", "price_imputed_lines", "no_reference_price_lines",
-        "cancellation_matching", "quantity_fences", "unit_price_fences", "outlier_lines",
+        "raw_rows",
+        "rejected",
+        "duplicates",
+        "kept",
+        "price_imputed_lines",
+        "no_reference_price_lines",
+        "cancellation_matching",
+        "quantity_fences",
+        "unit_price_fences",
+        "outlier_lines",
     )
     for key in compared:
         assert floor.stats[key] == pandas_result.stats[key], key
