@@ -30,6 +30,7 @@ from segmentation.errors import SegmentationError
 
 DEFAULT_SAMPLE = Path("data/sample/online_retail_sample.csv.gz")
 RFM_MART = "customer_rfm"
+ML_TABLES = ("customer_clusters", "cluster_centroids", "model_runs", "k_sweep")
 
 
 @dataclass
@@ -155,7 +156,7 @@ def run_pipeline(
     if settings.target == "thrift":
         from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_pipeline_tables(settings, ["ml.customer_clusters", "ml.cluster_centroids", "ml.model_runs", "ml.k_sweep"])
+        refresh_pipeline_tables(settings, [f"ml.{table}" for table in ML_TABLES])
     second = steps.run(
         "dbt build (cluster marts)",
         lambda: run_dbt(settings, ["build", "--exclude", f"+{RFM_MART}"], vars_=dbt_vars),

@@ -140,9 +140,9 @@ def test_round_matches_spark_half_up(spark):
 
 
 @pytest.mark.real_data
-def test_floor_and_pandas_agree_on_uci(spark):
+def test_floor_and_pandas_agree_on_uci(uci_floor):
     path = str(require_file(ONLINE_RETAIL))
-    floor = run_floor(spark, [path], k=4, seed=42)
+    floor = uci_floor
     pandas_result = run_pandas([path], k=4, seed=42)
     assert floor.customers == pandas_result.customers > 4000
     assert round(floor.total_monetary, 2) == round(pandas_result.total_monetary, 2)

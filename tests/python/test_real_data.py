@@ -5,10 +5,9 @@ the shared test warehouse)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from conftest import ONLINE_RETAIL, PROJECT_DIR, require_file
+
+from conftest import ONLINE_RETAIL, require_file
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
@@ -26,12 +25,9 @@ def test_uci_row_fates(uci_run):
     assert sum(uci_run.row_fates.values()) == 541_909
 
 
-def test_uci_matches_the_hand_written_spark_floor(spark, uci_run):
+def test_uci_matches_the_hand_written_spark_floor(spark, uci_run, uci_floor):
     """Every customer's R, F, M, scores and segment equal an independent implementation's."""
-    sys.path.insert(0, str(PROJECT_DIR))
-    from bench.floor import run_floor
-
-    floor = run_floor(spark, [str(ONLINE_RETAIL)], k=4, seed=42)
+    floor = uci_floor
     floor.customers_df.createOrReplaceTempView("floor_customers")
     mismatches = spark.sql(
         """
