@@ -67,8 +67,9 @@ final as (
     left join actions as cluster_actions
         on
             cluster_actions.segment_kind = 'cluster'
+            {# Names repeated within one run are numbered ("Loyal 2"); the action belongs to the base name. #}
             and cluster_actions.segment = case
-                when clusters.cluster_name is not null then clusters.cluster_name
+                when clusters.cluster_name is not null then regexp_replace(clusters.cluster_name, ' [0-9]+$', '')
                 when ml_state.has_clusters then 'Unclustered'
             end
 )

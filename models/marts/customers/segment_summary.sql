@@ -86,7 +86,10 @@ final as (
         aggregated.avg_m_score
     from aggregated
     left join actions
-        on aggregated.segment_kind = actions.segment_kind and aggregated.segment = actions.segment
+        on
+            aggregated.segment_kind = actions.segment_kind
+            {# Numbered cluster names ("Loyal 2") share the action of their base name. #}
+            and regexp_replace(aggregated.segment, ' [0-9]+$', '') = actions.segment
 )
 
 select * from final
