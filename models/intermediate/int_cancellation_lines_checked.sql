@@ -69,7 +69,12 @@ cancellation_lines as (
 ),
 
 purchase_lines as (
-    select invoice_no, customer_id, stock_code, abs_quantity, invoice_date
+    select
+        invoice_no,
+        customer_id,
+        stock_code,
+        abs_quantity,
+        invoice_date
     from scoped_lines
     where line_kind = 'purchase'
 ),
@@ -86,7 +91,7 @@ invoice_candidates as (
             cancellation_lines.customer_id = purchase_lines.customer_id
             and cancellation_lines.stock_code = purchase_lines.stock_code
             and cancellation_lines.abs_quantity = purchase_lines.abs_quantity
-            and purchase_lines.invoice_date <= cancellation_lines.invoice_date
+            and cancellation_lines.invoice_date >= purchase_lines.invoice_date
     group by cancellation_lines.invoice_no, purchase_lines.invoice_no
 ),
 

@@ -27,41 +27,41 @@ with_invoice_customers as (
 final as (
     select
         -- ids
-        lines.line_id,
-        lines.invoice_no,
-        lines.stock_code,
+        kept.line_id,
+        kept.invoice_no,
+        kept.stock_code,
         coalesce(
-            lines.customer_id,
+            kept.customer_id,
             case
-                when lines.invoice_min_customer_id = lines.invoice_max_customer_id
-                    then lines.invoice_min_customer_id
+                when kept.invoice_min_customer_id = kept.invoice_max_customer_id
+                    then kept.invoice_min_customer_id
             end
         ) as customer_id,
 
         -- text
-        lines.description,
-        lines.country,
-        lines.line_kind,
+        kept.description,
+        kept.country,
+        kept.line_kind,
 
         -- numbers
-        lines.quantity,
-        lines.unit_price,
+        kept.quantity,
+        kept.unit_price,
 
         -- booleans
         non_merchandise_codes.stock_code is null as is_merchandise,
-        lines.customer_id is null
-        and lines.invoice_min_customer_id is not null
-        and lines.invoice_min_customer_id = lines.invoice_max_customer_id as is_customer_imputed,
+        kept.customer_id is null
+        and kept.invoice_min_customer_id is not null
+        and kept.invoice_min_customer_id = kept.invoice_max_customer_id as is_customer_imputed,
 
         -- timestamps
-        lines.invoice_date,
+        kept.invoice_date,
 
         -- lineage
-        lines._source_file,
-        lines._source_line
-    from with_invoice_customers as lines
+        kept._source_file,
+        kept._source_line
+    from with_invoice_customers as kept
     left join non_merchandise_codes
-        on lines.stock_code = non_merchandise_codes.stock_code
+        on kept.stock_code = non_merchandise_codes.stock_code
 )
 
 select * from final

@@ -23,32 +23,43 @@ fences as (
 
 capped as (
     select
-        lines.*,
-        lines.is_merchandise and lines.line_kind = 'purchase' as is_merchandise_purchase,
+        matched_lines.*,
+        matched_lines.is_merchandise and matched_lines.line_kind = 'purchase' as is_merchandise_purchase,
         case
-            when lines.is_merchandise and lines.line_kind = 'purchase'
-                then least(greatest(cast(lines.quantity as double), fences.quantity_lower_fence), fences.quantity_upper_fence)
-            else cast(lines.quantity as double)
+            when matched_lines.is_merchandise and matched_lines.line_kind = 'purchase'
+                then
+                    least(
+                        greatest(cast(matched_lines.quantity as double), fences.quantity_lower_fence),
+                        fences.quantity_upper_fence
+                    )
+            else cast(matched_lines.quantity as double)
         end as quantity_capped,
         case
-            when lines.is_merchandise and lines.line_kind = 'purchase'
-                then least(greatest(lines.effective_unit_price, fences.unit_price_lower_fence), fences.unit_price_upper_fence)
-            else lines.effective_unit_price
+            when matched_lines.is_merchandise and matched_lines.line_kind = 'purchase'
+                then
+                    least(
+                        greatest(matched_lines.effective_unit_price, fences.unit_price_lower_fence),
+                        fences.unit_price_upper_fence
+                    )
+            else matched_lines.effective_unit_price
         end as unit_price_capped,
         coalesce(
-            lines.is_merchandise and lines.line_kind = 'purchase'
-            and (lines.quantity < fences.quantity_lower_fence or lines.quantity > fences.quantity_upper_fence),
+            matched_lines.is_merchandise and matched_lines.line_kind = 'purchase'
+            and (
+                matched_lines.quantity < fences.quantity_lower_fence
+                or matched_lines.quantity > fences.quantity_upper_fence
+            ),
             false
         ) as is_quantity_outlier,
         coalesce(
-            lines.is_merchandise and lines.line_kind = 'purchase'
+            matched_lines.is_merchandise and matched_lines.line_kind = 'purchase'
             and (
-                lines.effective_unit_price < fences.unit_price_lower_fence
-                or lines.effective_unit_price > fences.unit_price_upper_fence
+                matched_lines.effective_unit_price < fences.unit_price_lower_fence
+                or matched_lines.effective_unit_price > fences.unit_price_upper_fence
             ),
             false
         ) as is_unit_price_outlier
-    from matched_lines as lines
+    from matched_lines
     cross join fences
 ),
 

@@ -20,14 +20,14 @@ analysis_window as (
 
 final as (
     select
-        lines.*,
+        classified.*,
         case
-            when lines.is_merchandise and lines.line_kind = 'purchase' and lines.unit_price = 0
+            when classified.is_merchandise and classified.line_kind = 'purchase' and classified.unit_price = 0
                 then coalesce(reference_prices.reference_unit_price, 0)
-            else lines.unit_price
+            else classified.unit_price
         end as effective_unit_price,
         case
-            when lines.is_merchandise and lines.line_kind = 'purchase' and lines.unit_price = 0
+            when classified.is_merchandise and classified.line_kind = 'purchase' and classified.unit_price = 0
                 then
                     case
                         when reference_prices.reference_unit_price is not null then 'imputed'
@@ -36,16 +36,16 @@ final as (
             else 'not_applicable'
         end as price_imputation_status,
         coalesce(
-            lines.is_merchandise and lines.line_kind = 'purchase' and lines.unit_price = 0
+            classified.is_merchandise and classified.line_kind = 'purchase' and classified.unit_price = 0
             and reference_prices.reference_unit_price is not null,
             false
         ) as is_price_imputed,
-        lines.invoice_date < analysis_window.as_of_date as is_in_window,
+        classified.invoice_date < analysis_window.as_of_date as is_in_window,
         analysis_window.as_of_date
-    from classified_lines as lines
+    from classified_lines as classified
     cross join analysis_window
     left join reference_prices
-        on lines.stock_code = reference_prices.stock_code
+        on classified.stock_code = reference_prices.stock_code
 )
 
 select * from final

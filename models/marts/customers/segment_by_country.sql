@@ -9,12 +9,20 @@ customers as (
 ),
 
 customer_segments as (
-    select 'rfm_segment' as segment_kind, rfm_segment as segment, main_country, monetary
+    select
+        'rfm_segment' as segment_kind,
+        rfm_segment as segment,
+        main_country,
+        monetary
     from customers
 
     union all
 
-    select 'cluster' as segment_kind, cluster_name as segment, main_country, monetary
+    select
+        'cluster' as segment_kind,
+        cluster_name as segment,
+        main_country,
+        monetary
     from customers
     where cluster_name is not null
 ),

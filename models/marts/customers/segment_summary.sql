@@ -75,7 +75,10 @@ final as (
             as customer_share,
         aggregated.revenue,
         cast(
-            round(aggregated.revenue / nullif(sum(aggregated.revenue) over (partition by aggregated.segment_kind), 0), 4)
+            round(
+                aggregated.revenue / nullif(sum(aggregated.revenue) over (partition by aggregated.segment_kind), 0),
+                4
+            )
             as double
         ) as revenue_share,
         aggregated.avg_recency_days,

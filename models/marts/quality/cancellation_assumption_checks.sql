@@ -10,42 +10,63 @@ cancellation_lines as (
 ),
 
 scoped_lines as (
-    select invoice_no, line_kind
+    select
+        invoice_no,
+        line_kind
     from {{ ref('fct_order_lines') }}
     where is_in_matching_scope
 ),
 
 line_checks as (
-    select 'cancellation_lines_fully_matched' as check_name, 'cancellation lines' as unit,
-        count_if(match_status = 'full') as matching_count, count(*) as total_count
+    select
+        'cancellation_lines_fully_matched' as check_name,
+        'cancellation lines' as unit,
+        count_if(match_status = 'full') as matching_count,
+        count(*) as total_count
     from cancellation_lines
     union all
-    select 'cancellation_lines_partially_matched', 'cancellation lines',
-        count_if(match_status = 'partial'), count(*)
+    select
+        'cancellation_lines_partially_matched' as check_name,
+        'cancellation lines' as unit,
+        count_if(match_status = 'partial') as matching_count,
+        count(*) as total_count
     from cancellation_lines
     union all
-    select 'cancellation_lines_unmatched', 'cancellation lines',
-        count_if(match_status = 'none'), count(*)
+    select
+        'cancellation_lines_unmatched' as check_name,
+        'cancellation lines' as unit,
+        count_if(match_status = 'none') as matching_count,
+        count(*) as total_count
     from cancellation_lines
     union all
-    select 'cancelled_units_matched', 'units',
-        sum(matched_units), sum(cancelled_quantity)
+    select
+        'cancelled_units_matched' as check_name,
+        'units' as unit,
+        sum(matched_units) as matching_count,
+        sum(cancelled_quantity) as total_count
     from cancellation_lines
     union all
-    select 'exact_counterpart', 'cancellation lines',
-        count_if(has_exact_counterpart), count(*)
+    select
+        'exact_counterpart' as check_name,
+        'cancellation lines' as unit,
+        count_if(has_exact_counterpart) as matching_count,
+        count(*) as total_count
     from cancellation_lines
 ),
 
 invoice_checks as (
-    select 'independence' as check_name, 'cancellation invoices' as unit,
+    select
+        'independence' as check_name,
+        'cancellation invoices' as unit,
         count(distinct case when is_invoice_independent then invoice_no end) as matching_count,
         count(distinct invoice_no) as total_count
     from cancellation_lines
     union all
-    select 'cancelled_invoice_share', 'invoices',
-        count(distinct case when line_kind = 'cancellation' then invoice_no end),
-        count(distinct invoice_no)
+    select
+        'cancelled_invoice_share' as check_name,
+        'invoices' as unit,
+        count(distinct case when line_kind = 'cancellation' then invoice_no end) as matching_count,
+        count(distinct invoice_no) as total_count
     from scoped_lines
 ),
 
@@ -60,7 +81,7 @@ final as (
         select * from line_checks
         union all
         select * from invoice_checks
-    )
+    ) as all_checks
 )
 
 select * from final

@@ -4,6 +4,9 @@
     customer_imputation, price_imputation, outliers (lines outside the fences per column, and the fences),
     cancellation_matching. row_count is the metric's count, share its part of the section's base.
 #}
+{%- set raw_columns = [
+    'invoice_no', 'stock_code', 'description', 'quantity', 'invoice_date', 'unit_price', 'customer_id', 'country',
+] %}
 with
 
 raw_rows as (
@@ -31,15 +34,13 @@ raw_missing as (
         cast(null as double) as metric_value
     from (
         select
-            count(*) as total_count,
-            {% for column in ['invoice_no', 'stock_code', 'description', 'quantity', 'invoice_date', 'unit_price', 'customer_id', 'country'] %}
-                count_if(nullif(trim({{ column }}), '') is null) as {{ column }}{{ ',' if not loop.last }}
+            {% for column in raw_columns %}
+                count_if(nullif(trim({{ column }}), '') is null) as {{ column }},
             {% endfor %}
+            count(*) as total_count
         from raw_rows
-    )
-    unpivot (missing_count for column_name in (
-        invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country
-    ))
+    ) as missing_counts
+        unpivot (missing_count for column_name in ({{ raw_columns | join(', ') }}))
 ),
 
 row_fates as (
@@ -56,13 +57,13 @@ row_fates as (
 reject_reasons as (
     select
         'reject_reason' as section,
-        reject_reason as metric,
+        rejected_rows.reject_reason as metric,
         count(*) as row_count,
         count(*) / (select count(*) from staged_rows) as share,
         cast(null as double) as metric_value
-    from staged_rows
-    where row_fate = 'rejected'
-    group by reject_reason
+    from staged_rows as rejected_rows
+    where rejected_rows.row_fate = 'rejected'
+    group by rejected_rows.reject_reason
 ),
 
 line_kinds as (
@@ -89,8 +90,8 @@ customer_imputation as (
             count_if(is_customer_imputed) as imputed_from_invoice,
             count_if(customer_id is null) as still_missing
         from order_lines
-    )
-    unpivot (row_count for metric in (imputed_from_invoice, still_missing))
+    ) as imputation_counts
+        unpivot (row_count for metric in (imputed_from_invoice, still_missing))
 ),
 
 price_imputation as (
@@ -120,8 +121,8 @@ outlier_lines as (
             count_if(is_outlier) as outlier_lines
         from order_lines
         where is_merchandise_purchase and is_in_window
-    )
-    unpivot (row_count for metric in (quantity_outlier_lines, unit_price_outlier_lines, outlier_lines))
+    ) as outlier_counts
+        unpivot (row_count for metric in (quantity_outlier_lines, unit_price_outlier_lines, outlier_lines))
 ),
 
 fence_values as (
@@ -132,7 +133,7 @@ fence_values as (
         cast(null as double) as share,
         fence_value as metric_value
     from fences
-    unpivot (fence_value for fence in (q1, q3, lower_fence, upper_fence))
+        unpivot (fence_value for fence in (q1, q3, lower_fence, upper_fence))
 ),
 
 matching as (

@@ -11,7 +11,10 @@ window_lines as (
 ),
 
 customers as (
-    select customer_id, rfm_segment from {{ ref('customer_rfm') }}
+    select
+        customer_id,
+        rfm_segment
+    from {{ ref('customer_rfm') }}
 ),
 
 products as (
@@ -21,8 +24,10 @@ products as (
         sum(case when line_kind = 'purchase' then quantity else 0 end) as purchased_units,
         sum(case when line_kind = 'purchase' then gross_revenue else 0 end) as gross_revenue,
         sum(net_revenue) as net_revenue,
-        sum(case when is_in_matching_scope and line_kind = 'purchase' then quantity else 0 end) as customer_purchased_units,
-        sum(case when is_in_matching_scope and line_kind = 'cancellation' then matched_units else 0 end) as cancelled_units,
+        sum(case when is_in_matching_scope and line_kind = 'purchase' then quantity else 0 end)
+            as customer_purchased_units,
+        sum(case when is_in_matching_scope and line_kind = 'cancellation' then matched_units else 0 end)
+            as cancelled_units,
         count(distinct case when line_kind = 'purchase' then invoice_no end) as orders,
         count(distinct customer_id) as customers
     from window_lines

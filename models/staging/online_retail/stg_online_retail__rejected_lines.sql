@@ -11,25 +11,25 @@ transaction_lines as (
 renamed as (
     select
         -- ids
-        line_id,
+        transaction_lines.line_id,
 
         -- text
-        reject_reason,
-        rejected_raw_values.invoice_no as raw_invoice_no,
-        rejected_raw_values.stock_code as raw_stock_code,
-        description as raw_description,
-        rejected_raw_values.quantity as raw_quantity,
-        rejected_raw_values.invoice_date as raw_invoice_date,
-        rejected_raw_values.unit_price as raw_unit_price,
-        rejected_raw_values.customer_id as raw_customer_id,
-        country as raw_country,
+        transaction_lines.reject_reason,
+        transaction_lines.rejected_raw_values.invoice_no as raw_invoice_no,
+        transaction_lines.rejected_raw_values.stock_code as raw_stock_code,
+        transaction_lines.description as raw_description,
+        transaction_lines.rejected_raw_values.quantity as raw_quantity,
+        transaction_lines.rejected_raw_values.invoice_date as raw_invoice_date,
+        transaction_lines.rejected_raw_values.unit_price as raw_unit_price,
+        transaction_lines.rejected_raw_values.customer_id as raw_customer_id,
+        transaction_lines.country as raw_country,
 
         -- lineage
-        _source_file,
-        _source_line,
-        _loaded_at
+        transaction_lines._source_file,
+        transaction_lines._source_line,
+        transaction_lines._loaded_at
     from transaction_lines
-    where row_fate = 'rejected'
+    where transaction_lines.row_fate = 'rejected'
 )
 
 select * from renamed

@@ -104,14 +104,15 @@ renamed as (
         _source_line,
         case
             when reject_reason is not null
-                then named_struct(
-                    'invoice_no', raw_invoice_no,
-                    'stock_code', raw_stock_code,
-                    'quantity', raw_quantity,
-                    'invoice_date', raw_invoice_date,
-                    'unit_price', raw_unit_price,
-                    'customer_id', raw_customer_id
-                )
+                then
+                    named_struct(
+                        'invoice_no', raw_invoice_no,
+                        'stock_code', raw_stock_code,
+                        'quantity', raw_quantity,
+                        'invoice_date', raw_invoice_date,
+                        'unit_price', raw_unit_price,
+                        'customer_id', raw_customer_id
+                    )
         end as rejected_raw_values
     from with_occurrence
 )
