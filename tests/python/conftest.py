@@ -47,3 +47,12 @@ def spark(settings):
     session = build_session(settings, "segmentation-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(spark, settings):
+    """One local `segmentation run` (k=4, no report) on the bundled sample, shared by the pipeline tests
+    and by the thrift/cluster tests that compare their figures with it."""
+    from segmentation.pipeline import PipelineOptions, run_pipeline
+
+    return run_pipeline(settings, PipelineOptions(k=4, build_report=False), spark=spark)
