@@ -30,7 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACT = PROJECT_DIR / "test-artifacts" / "service_pipeline.json"
 RUN_TIMEOUT_S = 1200.0
 MARTS_SQL = {
-    "segment_summary": "select * from marts.segment_summary order by segment_kind, segment_name",
+    "segment_summary": "select * from marts.segment_summary order by segment_kind, segment",
     "dim_customers": (
         "select customer_id, rfm_segment, cluster_id, cluster_name, monetary from marts.dim_customers "
         "order by customer_id"
