@@ -15,6 +15,7 @@ server's PostgreSQL metastore and warehouse folder.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -216,8 +217,11 @@ def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any
 
 
 def _write_summary(settings: Settings, summary: RunSummary) -> Path:
-    settings.target_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.target_dir / "run_summary.json"
+    # SEGMENTATION_SUMMARY_PATH: runs in other processes (tests, cluster runs) sharing this project's
+    # target/ folder each write their own summary instead of overwriting one another's.
+    override = os.environ.get("SEGMENTATION_SUMMARY_PATH")
+    path = Path(override) if override else settings.target_dir / "run_summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(summary), indent=2, default=str))
     return path
 

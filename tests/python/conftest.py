@@ -61,3 +61,12 @@ def uci_floor(spark):
     result = run_floor(spark, [str(require_file(ONLINE_RETAIL))], k=4, seed=42)
     result.customers_df = result.customers_df.cache()
     return result
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(spark, settings):
+    """One local `segmentation run` (k=4, no report) on the bundled sample, shared by the pipeline tests
+    and by the thrift/cluster tests that compare their figures with it."""
+    from segmentation.pipeline import PipelineOptions, run_pipeline
+
+    return run_pipeline(settings, PipelineOptions(k=4, build_report=False), spark=spark)

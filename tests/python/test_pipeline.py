@@ -1,19 +1,11 @@
 """End to end: one `segmentation run` on the bundled sample (generated data with every quirk), shared by
-every test here through the session-scoped `pipeline_run` fixture."""
+every test here through the session-scoped `pipeline_run` fixture (conftest.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def pipeline_run(spark, settings):
-    from segmentation.pipeline import PipelineOptions, run_pipeline
-
-    summary = run_pipeline(settings, PipelineOptions(k=4, build_report=False), spark=spark)
-    return summary
 
 
 def test_row_fates_add_up_to_raw_rows(spark, pipeline_run):

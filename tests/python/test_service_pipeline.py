@@ -1,0 +1,230 @@
+"""The whole pipeline as a service: `segmentation run --target thrift` through a real Spark Thrift Server
+on a PostgreSQL metastore, read back the way BI tools read it (PyHive, SQLAlchemy hive://), rebuilt while
+a BI client keeps querying, and `segmentation run` on a real standalone cluster. Figures must equal the
+local in-process run (`pipeline_run`, conftest.py).
+
+Pipeline runs are subprocesses with their own SEGMENTATION_HOME: pytest's process already owns a
+SparkSession on Derby. Wall times go to test-artifacts/service_pipeline.json (and stdout with -s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from segmentation.config import Settings
+from segmentation.service import metastore, thrift
+from segmentation.service._proc import free_port, process_matches
+from segmentation.service.cluster import WORKER_CLASS, run_pipeline_subprocess, running_cluster
+from service_helpers import remove_home, require_postgres, service_home
+
+pytestmark = pytest.mark.slow
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ARTIFACT = PROJECT_DIR / "test-artifacts" / "service_pipeline.json"
+RUN_TIMEOUT_S = 1200.0
+MARTS_SQL = {
+    "segment_summary": "select * from marts.segment_summary order by segment_kind, segment",
+    "dim_customers": (
+        "select customer_id, rfm_segment, cluster_id, cluster_name, monetary from marts.dim_customers "
+        "order by customer_id"
+    ),
+}
+
+
+def _record(key: str, value: object) -> None:
+    """Merge one figure into the JSON artifact and print it (visible with pytest -s)."""
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.is_file() else {}
+    data[key] = value
+    ARTIFACT.write_text(json.dumps(data, indent=2, sort_keys=True))
+    print(f"[service pipeline] {key}: {json.dumps(value)}")
+
+
+def _subprocess_env(home: Path, summary: Path, **extra: str) -> dict[str, str]:
+    # Same Spark sizing as the in-process run (conftest), so the figures are comparable.
+    return {
+        "SEGMENTATION_HOME": str(home),
+        "SEGMENTATION_PROJECT_DIR": str(PROJECT_DIR),
+        "SEGMENTATION_SUMMARY_PATH": str(summary),
+        "SEGMENTATION_SHUFFLE_PARTITIONS": os.environ.get("SEGMENTATION_SHUFFLE_PARTITIONS", "4"),
+        "SEGMENTATION_DRIVER_MEMORY": "2g",
+        "SEGMENTATION_TARGET": "local",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        **extra,
+    }
+
+
+def _assert_same_figures(other: dict, local) -> None:
+    assert other["customers"] == local.customers > 0
+    assert other["total_monetary"] == pytest.approx(local.total_monetary, abs=0.01)
+    assert other["rfm_segments"] == local.rfm_segments
+    assert other["cluster_sizes"] == local.cluster_sizes
+    assert other["row_fates"] == local.row_fates
+    assert other["clustering"]["k"] == local.clustering["k"] == 4
+
+
+@pytest.fixture(scope="module")
+def thrift_run():
+    """One `segmentation run --target thrift` in a subprocess. The run leaves its Thrift server (and
+    metastore) up for BI clients by design; this fixture stops both, even when a test fails."""
+    require_postgres()
+    home = service_home("seg_tpipe_")
+    svc = Settings.from_env(home=home, project_dir=PROJECT_DIR)
+    summary_path = home / "run_summary.json"
+    env = {**os.environ, **_subprocess_env(home, summary_path, SEGMENTATION_THRIFT_HOST="127.0.0.1",
+                                           SEGMENTATION_THRIFT_PORT=str(free_port()),
+                                           SEGMENTATION_METASTORE_PORT=str(free_port()))}
+    try:
+        started = time.monotonic()
+        done = subprocess.run([str(Path(sys.executable).parent / "segmentation"), "run", "--target", "thrift",
+                               "--no-report", "--k", "4"], env=env, cwd=PROJECT_DIR, capture_output=True,
+                              text=True, timeout=RUN_TIMEOUT_S)
+        wall = time.monotonic() - started
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+        server = thrift.running_server(svc)
+        assert server is not None, "the thrift run must leave its server running for BI clients"
+        yield svc, server, json.loads(summary_path.read_text()), wall
+    finally:
+        stop_message = thrift.stop_thrift(svc)
+        print(f"[service pipeline] {stop_message}")
+        assert thrift.running_server(svc) is None and metastore.metastore_url(svc) is None
+        remove_home(home)
+
+
+def test_thrift_pipeline_matches_local_run(thrift_run, pipeline_run):
+    _svc, _server, summary, wall = thrift_run
+    assert summary["target"] == "thrift"
+    _assert_same_figures(summary, pipeline_run)
+    _record("thrift_run", {"wall_seconds": round(wall, 1),
+                           "pipeline_total_seconds": summary["timings_seconds"]["total"],
+                           "steps": summary["timings_seconds"]})
+    _record("local_run", {"pipeline_total_seconds": pipeline_run.timings_seconds["total"],
+                          "steps": pipeline_run.timings_seconds})
+
+
+def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
+    from sqlalchemy import create_engine, text
+
+    _svc, server, _summary, _wall = thrift_run
+    host, port = server.connect_host, server.port
+    # PyHive, as a notebook user would.
+    listed = {row[1] for row in thrift.fetch(host, port, "show tables in marts")}
+    assert {"customer_rfm", "dim_customers", "segment_summary", "fct_orders"} <= listed
+    # SQLAlchemy hive://, as Superset connects.
+    engine = create_engine(f"hive://segmentation@{host}:{port}/marts")
+    try:
+        with engine.connect() as conn:
+            # SHOW TABLES (column 1 is the name): PyHive's inspector misreads Spark's database column.
+            assert {row[1] for row in conn.execute(text("show tables in marts"))} == listed
+            clusters = conn.execute(text(
+                "select cluster_name, count(*) from marts.dim_customers where cluster_name is not null "
+                "group by cluster_name")).fetchall()
+            assert dict(clusters) == pipeline_run.cluster_sizes
+    finally:
+        engine.dispose()
+
+    for name, sql in MARTS_SQL.items():
+        on, off = thrift.fetch_both_ansi_modes(host, port, sql)
+        assert on == off, f"marts.{name} differs between ANSI on and off"
+        assert len(on) > 0
+    dim = thrift.fetch(host, port, MARTS_SQL["dim_customers"])
+    assert len(dim) == pipeline_run.customers
+    assert {row[3] for row in dim if row[4] > 0} == {"VIP", "Potential", "New", "Churned"}
+    kinds = {row[0] for row in thrift.fetch(host, port,
+                                            "select distinct segment_kind from marts.segment_summary")}
+    assert kinds == {"rfm_segment", "cluster"}
+
+
+def test_bi_reads_during_a_rebuild(thrift_run):
+    """A BI client queries segment_summary in a loop while dbt rebuilds it (and dim_customers) through the
+    same Thrift server: the swap_table views must never show an error or a partial table."""
+    svc, server, _summary, _wall = thrift_run
+    host, port = server.connect_host, server.port
+    sql = "select count(*), sum(customers) from marts.segment_summary"
+    expected = thrift.fetch(host, port, sql)[0]
+    assert expected[0] > 0 and expected[1] > 0
+
+    queries, failures, wrong = 0, [], []
+    stop = threading.Event()
+
+    def reader() -> None:
+        nonlocal queries
+        from pyhive import hive
+
+        conn = hive.connect(host=host, port=port, username="bi-reader")
+        cursor = conn.cursor()
+        while not stop.is_set():
+            try:
+                cursor.execute(sql)
+                row = tuple(cursor.fetchall()[0])
+                if row != expected:
+                    wrong.append(row)  # a partial, empty or half-swapped table
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
+                failures.append(repr(exc)[:300])
+            queries += 1
+        conn.close()
+
+    env = {**os.environ, **_subprocess_env(svc.home, svc.home / "unused.json",
+                                           SEGMENTATION_TARGET="thrift",
+                                           SEGMENTATION_THRIFT_HOST=host, SEGMENTATION_THRIFT_PORT=str(port),
+                                           # dbt's artifacts apart from the project's target/ folder
+                                           DBT_TARGET_PATH=str(svc.home / "dbt-target"))}
+    command = [str(Path(sys.executable).parent / "dbt"), "run",
+               "--select", "segment_summary", "dim_customers",
+               "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target", "thrift"]
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        rebuilds = 2
+        for _ in range(rebuilds):
+            done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
+                                  timeout=600)
+            assert done.returncode == 0, done.stdout[-3000:]
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    _record("bi_reads_during_rebuild", {"rebuilds": rebuilds, "queries": queries, "failed": len(failures),
+                                        "inconsistent": len(wrong),
+                                        "seconds": round(time.monotonic() - started, 1)})
+    assert failures == [] and wrong == []
+    assert queries >= rebuilds
+    assert thrift.fetch(host, port, sql)[0] == expected
+
+
+def test_pipeline_on_standalone_cluster_matches_local_run(pipeline_run):
+    home = service_home("seg_cpipe_")
+    try:
+        summary_path = home / "run_summary.json"
+        with running_cluster(home / "cluster", workers=2, cores=1, memory="2g") as cluster:
+            assert cluster.alive_workers() == 2
+            started = time.monotonic()
+            done = run_pipeline_subprocess(
+                cluster.master_url, home / "warehouse", ["--no-report", "--k", "4"],
+                extra_env={**_subprocess_env(home / "warehouse", summary_path),
+                           "SEGMENTATION_SPARK_MASTER": cluster.master_url,
+                           "SEGMENTATION_EXECUTOR_MEMORY": "1g"},
+                timeout=RUN_TIMEOUT_S)
+            wall = time.monotonic() - started
+            state = cluster.state()
+            pids = list(cluster.pids)
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+        summary = json.loads(summary_path.read_text())
+        apps = [app for app in state.get("completedapps", []) + state.get("activeapps", [])
+                if app["name"] == "segmentation-run"]
+        assert apps, "the pipeline ran on the standalone master"
+        _assert_same_figures(summary, pipeline_run)
+        _record("cluster_run", {"wall_seconds": round(wall, 1),
+                                "pipeline_total_seconds": summary["timings_seconds"]["total"],
+                                "workers": 2, "customers": summary["customers"],
+                                "cluster_sizes": summary["cluster_sizes"], "equal_to_local": True})
+        assert not any(process_matches(pid, WORKER_CLASS) for pid in pids)
+    finally:
+        remove_home(home)
