@@ -102,3 +102,23 @@ def test_feature_importances_sum_to_one(spark, classifier_result):
 def test_describe_mentions_baseline(classifier_result):
     text = classifier_result.describe()
     assert "baseline" in text and classifier_result.run_id in text
+
+
+def test_scores_from_confusion_match_spark_evaluator(spark):
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+
+    from segmentation.classifier.train import scores_from_confusion
+
+    # Three classes, one never predicted (precision 0 by Spark's definition), uneven supports.
+    cells = {(0, 0): 5, (0, 1): 2, (1, 1): 3, (1, 0): 1, (2, 0): 2, (2, 1): 1}
+    rows = [(float(a), float(p)) for (a, p), n in cells.items() for _ in range(n)]
+    frame = spark.createDataFrame(rows, "label double, prediction double")
+    ours = scores_from_confusion(cells)
+    for name, metric in (
+        ("accuracy", "accuracy"),
+        ("weighted_precision", "weightedPrecision"),
+        ("weighted_recall", "weightedRecall"),
+        ("f1", "f1"),
+    ):
+        expected = MulticlassClassificationEvaluator(metricName=metric).evaluate(frame)
+        assert ours[name] == pytest.approx(expected), name

@@ -27,7 +27,9 @@ def ensure_report_warehouse(spark, settings) -> None:
         from segmentation.ingest import ingest_files
 
         ingest_files(spark, [settings.project_dir / SAMPLE], replace_all=True)
-        run_dbt(settings, ["build"])
+        # seed + run, not build: data tests belong to test_pipeline; a failing one should not hide the report.
+        run_dbt(settings, ["seed"])
+        run_dbt(settings, ["run"])
     else:
         from segmentation.pipeline import PipelineOptions, run_pipeline
 
@@ -45,20 +47,24 @@ def ensure_classifier_run(spark, settings):
 
 
 _CLASSIFIER_RESULT = None
+_REPORT_PATH: Path | None = None
 
 
-@pytest.fixture(scope="module")
-def report_warehouse(spark, settings):
-    ensure_report_warehouse(spark, settings)
-    ensure_classifier_run(spark, settings)
-
-
-@pytest.fixture(scope="module")
-def built_report(spark, settings, report_warehouse, tmp_path_factory):
+def ensure_report(spark, settings) -> Path:
+    """Build the report once per session, in its default folder (target/report)."""
     from segmentation.report import build_report
 
-    out = tmp_path_factory.mktemp("report")
-    return build_report(spark, settings, out_dir=out)
+    global _REPORT_PATH
+    if _REPORT_PATH is None:
+        ensure_report_warehouse(spark, settings)
+        ensure_classifier_run(spark, settings)
+        _REPORT_PATH = build_report(spark, settings)
+    return _REPORT_PATH
+
+
+@pytest.fixture(scope="module")
+def built_report(spark, settings):
+    return ensure_report(spark, settings)
 
 
 def _has_rows(spark, table: str) -> bool:
@@ -126,12 +132,8 @@ def test_report_numbers_match_the_warehouse(spark, built_report):
         assert f"against {row['baseline_accuracy']:.1%} for always predicting" in page
 
 
-def test_report_default_folder_is_target_report(spark, settings, report_warehouse):
-    from segmentation.report import build_report
-
-    path = build_report(spark, settings)
-    assert path == settings.target_dir / "report" / "report.html"
-    assert path.is_file()
+def test_report_default_folder_is_target_report(settings, built_report):
+    assert built_report == settings.target_dir / "report" / "report.html"
 
 
 def test_missing_table_is_reported_not_raised(spark):

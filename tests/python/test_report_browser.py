@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_report import ensure_classifier_run, ensure_report_warehouse
+from test_report import ensure_report
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
@@ -55,12 +55,8 @@ def _run_chromium(chromium: str, profile: Path, *args: str) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def report_path(spark, settings, tmp_path_factory) -> Path:
-    from segmentation.report import build_report
-
-    ensure_report_warehouse(spark, settings)
-    ensure_classifier_run(spark, settings)
-    return build_report(spark, settings, out_dir=tmp_path_factory.mktemp("browser_report"))
+def report_path(spark, settings) -> Path:
+    return ensure_report(spark, settings)
 
 
 def _chart_blocks(dom: str) -> dict[str, str]:

@@ -110,6 +110,7 @@ def _box(spark: SparkSession, measure: str, column: str, label: str) -> go.Figur
     fig = go.Figure(
         go.Box(
             name=label,
+            x=[label],
             q1=[stats["q1"]],
             median=[stats["median"]],
             q3=[stats["q3"]],
