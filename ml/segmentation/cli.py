@@ -4,7 +4,7 @@ then hands them to library code. Imports are lazy so `--help` is instant."""
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,18 +17,18 @@ thrift_app = typer.Typer(no_args_is_help=True, help="Run the Spark Thrift Server
 app.add_typer(thrift_app, name="thrift")
 
 
-class Target(str, Enum):
+class Target(StrEnum):
     local = "local"
     thrift = "thrift"
 
 
-class Algorithm(str, Enum):
+class Algorithm(StrEnum):
     kmeans = "kmeans"
     bisecting_kmeans = "bisecting_kmeans"
     gaussian_mixture = "gaussian_mixture"
 
 
-class KRule(str, Enum):
+class KRule(StrEnum):
     fixed = "fixed"
     silhouette = "silhouette"
     elbow = "elbow"
@@ -52,7 +52,7 @@ MasterOpt = Annotated[
 
 @app.command()
 def run(
-    data: Annotated[Path | None, typer.Option(help="CSV, Parquet, .xlsx file or folder; default: bundled sample")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV, Parquet, .xlsx file or folder (default: sample)")] = None,
     target: Annotated[Target, typer.Option(help="local: embedded Spark; thrift: the Thrift server")] = Target.local,
     k: Annotated[int | None, typer.Option(help="Fixed number of clusters (2..50); default: the k rule")] = None,
     algorithm: Annotated[Algorithm, typer.Option(help="Clustering algorithm")] = Algorithm.kmeans,

@@ -138,7 +138,14 @@ def metastore_conf(jdbc_url: str) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionPassword": os.environ.get(
             "SEGMENTATION_METASTORE_PASSWORD", "segmentation"
         ),
-        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        # The Hive schema is created on first use. Without foreign keys: DataNucleus adds them from a second
+        # connection while the first one's transaction still holds its row locks, and PostgreSQL then waits
+        # forever (seen on the first CREATE TABLE). Hive deletes dependent rows itself.
+        # (autoCreateAll would switch constraints back on, so the parts are listed one by one.)
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "false",
+        "spark.hadoop.datanucleus.schema.autoCreateTables": "true",
+        "spark.hadoop.datanucleus.schema.autoCreateColumns": "true",
+        "spark.hadoop.datanucleus.schema.autoCreateConstraints": "false",
         "spark.hadoop.hive.metastore.schema.verification": "false",
         "spark.driver.extraClassPath": str(POSTGRES_JDBC_JAR),
         "spark.executor.extraClassPath": str(POSTGRES_JDBC_JAR),

@@ -30,6 +30,7 @@ from segmentation.errors import SegmentationError
 
 DEFAULT_SAMPLE = Path("data/sample/online_retail_sample.csv.gz")
 RFM_MART = "customer_rfm"
+ML_TABLES = ("customer_clusters", "cluster_centroids", "model_runs", "k_sweep")
 
 
 @dataclass
@@ -111,9 +112,9 @@ def run_pipeline(
     from segmentation.spark import build_session
 
     # Validate the clustering options before any table is touched.
-    clustering_config = ClusteringConfig.from_options(
+    clustering_config = ClusteringConfig(
         algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
-    )
+    ).validate()
     paths = resolve_data(settings, options.data)
     summary = RunSummary(
         target=settings.target, data=[str(p) for p in paths], started_at=datetime.now(UTC).isoformat()
@@ -136,9 +137,9 @@ def run_pipeline(
     )
     if settings.target == "thrift":
         # The Thrift server caches file listings per table; make it see the freshly written partitions.
-        from segmentation.service.thrift import refresh_tables
+        from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_tables(settings, ["raw.transactions"])
+        refresh_pipeline_tables(settings, ["raw.transactions"])
 
     first = steps.run(
         "dbt build (to customer_rfm)",
@@ -153,9 +154,9 @@ def run_pipeline(
     train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
     echo("    " + train_result.describe().replace("\n", "\n    "))
     if settings.target == "thrift":
-        from segmentation.service.thrift import refresh_tables
+        from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_tables(settings, ["ml.customer_clusters", "ml.cluster_centroids", "ml.model_runs", "ml.k_sweep"])
+        refresh_pipeline_tables(settings, [f"ml.{table}" for table in ML_TABLES])
     second = steps.run(
         "dbt build (cluster marts)",
         lambda: run_dbt(settings, ["build", "--exclude", f"+{RFM_MART}"], vars_=dbt_vars),
@@ -210,7 +211,7 @@ def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any
         "run_id": train_result.run_id,
         "algorithm": train_result.algorithm,
         "k": train_result.k,
-        "silhouette": round(float(train_result.silhouette), 4),
+        "silhouette": None if train_result.silhouette is None else round(float(train_result.silhouette), 4),
     }
 
 

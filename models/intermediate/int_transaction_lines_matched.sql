@@ -12,6 +12,7 @@
     All windows share one partitioning and order, so the whole model costs one shuffle.
     Lines out of scope pass through with null matching columns (union all, no join back).
 #}
+{{ config(materialized='table') }}
 with
 
 priced_lines as (

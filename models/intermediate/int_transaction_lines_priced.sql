@@ -3,6 +3,7 @@
     flag (SPEC 7). Only merchandise purchase lines with unit_price = 0 are imputed; every other line keeps
     effective_unit_price = unit_price.
 #}
+{{ config(materialized='table') }}
 with
 
 classified_lines as (

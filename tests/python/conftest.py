@@ -47,3 +47,17 @@ def spark(settings):
     session = build_session(settings, "segmentation-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def uci_floor(spark):
+    """The benchmark's hand-written PySpark implementation on the real UCI file, computed once and shared
+    by the tests that cross-check the pipeline and the pandas implementation against it."""
+    import sys
+
+    sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, beside ml/
+    from bench.floor import run_floor
+
+    result = run_floor(spark, [str(require_file(ONLINE_RETAIL))], k=4, seed=42)
+    result.customers_df = result.customers_df.cache()
+    return result

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-INTEGRATION_PROJECT = Path(__file__).resolve().parents[1] / "generic_tests_project"
+INTEGRATION_PROJECT = Path(__file__).resolve().parents[2] / "integration_tests" / "generic_tests"
 GENERIC_TESTS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "macros" / "tests").glob("*.sql"))
 
 

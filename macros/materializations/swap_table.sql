@@ -1,0 +1,71 @@
+{#
+    swap_table: a table materialization that BI clients can query while it rebuilds.
+
+    dbt-spark's `table` on Parquet drops the table and then recreates it, so a query arriving in between
+    fails (table not found) or reads a half-written folder. Here every build writes a new, versioned table
+    `<schema>_versions.<name>__v<UTC timestamp>`; `<schema>.<name>` is a view onto the newest version and is
+    repointed with one metastore call (ALTER VIEW ... AS), so a reader sees either the old or the new
+    data, never an error. The previous version is kept, so queries that resolved the old view still
+    finish; older versions are dropped.
+
+    Enable for the marts:  models: segmentation: marts: +materialized: swap_table
+    Optional config: versions_schema (default `<schema>_versions`), keep_versions (default 2, min 2).
+    A relation left as a plain table by an older build is replaced by the view once (not atomic that once).
+#}
+{% materialization swap_table, adapter='spark' %}
+    {%- set identifier = model['alias'] -%}
+    {%- set versions_schema = config.get('versions_schema', schema ~ '_versions') -%}
+    {%- set keep_versions = [config.get('keep_versions', 2) | int, 2] | max -%}
+    {%- set version_prefix = identifier ~ '__v' -%}
+    {%- set version_id = version_prefix ~ modules.datetime.datetime.utcnow().strftime('%Y%m%d%H%M%S%f') -%}
+
+    {%- set existing = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
+    {%- set target_relation = api.Relation.create(database=database, schema=schema, identifier=identifier,
+                                                  type='view') -%}
+    {%- set version_relation = api.Relation.create(database=database, schema=versions_schema,
+                                                   identifier=version_id, type='table') -%}
+
+    {{ run_hooks(pre_hooks) }}
+
+    {% do adapter.create_schema(api.Relation.create(database=database, schema=versions_schema)) %}
+
+    {#- 1. The new data, fully written before anyone can see it. -#}
+    {% call statement('main') -%}
+        {{ create_table_as(False, version_relation, compiled_code) }}
+    {%- endcall %}
+
+    {#- 2. Point the public name at it. -#}
+    {%- set view_sql = 'select * from ' ~ version_relation -%}
+    {% if existing is not none and existing.type == 'view' %}
+        {% call statement('swap_view') -%}
+            alter view {{ target_relation }} as {{ view_sql }}
+        {%- endcall %}
+    {% else %}
+        {% if existing is not none %}
+            {{ log("swap_table: replacing table " ~ existing ~ " by a view (one-time, not atomic)", info=True) }}
+            {% do adapter.drop_relation(existing) %}
+        {% endif %}
+        {% call statement('create_view') -%}
+            create view {{ target_relation }} as {{ view_sql }}
+        {%- endcall %}
+    {% endif %}
+
+    {#- 3. Drop all but the newest keep_versions versions (fixed-width timestamps sort as text).
+         Listed with plain SQL: the version built above did not go through dbt's relation cache. -#}
+    {%- set listed = run_query("show tables in " ~ versions_schema ~ " like '" ~ version_prefix ~ "*'") -%}
+    {%- set versions = [] -%}
+    {% for row in listed.rows %}
+        {%- set name = row['tableName'] -%}
+        {% if name.startswith(version_prefix) and name[version_prefix | length:] | length == 20 %}
+            {% do versions.append(name) %}
+        {% endif %}
+    {% endfor %}
+    {% for old in (versions | sort(reverse=True))[keep_versions:] %}
+        {% do adapter.drop_relation(api.Relation.create(database=database, schema=versions_schema,
+                                                        identifier=old, type='table')) %}
+    {% endfor %}
+
+    {% do persist_docs(target_relation, model) %}
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,445 @@
+"""Benchmark harness: the pipeline against the hand-written PySpark floor and the pandas way.
+
+For each size it generates data once (cached under bench/.cache/), runs each way in its own process
+and samples that process tree (the JVM included) for peak RSS and CPU time, then checks that all ways
+agree on customers, total monetary and segment counts. Results go to JSON, a Markdown table and a
+PNG plot of time against rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from segmentation.config import Settings
+from segmentation.errors import SegmentationError
+
+WAYS = ("pipeline", "floor", "pandas")
+GENERATOR_SEED = 7
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Measured:
+    status: str  # ok | failed | out_of_memory | killed | timeout | unavailable
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    returncode: int | None = None
+    log: str | None = None
+
+
+@dataclass
+class WayResult:
+    way: str
+    rows: int
+    measured: Measured
+    rows_per_s: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_sizes(rows: str) -> list[str]:
+    tokens = [t.strip() for t in rows.split(",") if t.strip()]
+    if not tokens:
+        raise SegmentationError("--rows needs at least one size, e.g. 1e6,1e7")
+    for token in tokens:
+        if not Path(token).exists():
+            try:
+                if int(float(token)) < 1:
+                    raise ValueError
+            except ValueError:
+                raise SegmentationError(
+                    f"--rows: {token!r} is neither a row count nor an existing file"
+                ) from None
+    return tokens
+
+
+def parse_ways(ways: str) -> list[str]:
+    chosen = [w.strip() for w in ways.split(",") if w.strip()]
+    unknown = sorted(set(chosen) - set(WAYS))
+    if unknown or not chosen:
+        raise SegmentationError(f"--ways: unknown {unknown}; choose from {','.join(WAYS)}")
+    return chosen
+
+
+def measure(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None,
+    cwd: Path,
+    log: Path,
+    timeout_s: float,
+    memory_cap: int | None = None,
+) -> Measured:
+    """Run `cmd`, sampling RSS and CPU of its whole process tree; peak RSS is the largest sum seen."""
+    cpu_seen: dict[int, float] = {}
+    peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def cap() -> None:  # runs in the child: a MemoryError there beats the kernel's OOM killer
+        if memory_cap:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
+
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = psutil.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=cap if memory_cap else None,
+        )
+        timed_out = False
+        while proc.poll() is None:
+            total = 0
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                tree = []
+            for p in tree:
+                try:
+                    total += p.memory_info().rss
+                    times = p.cpu_times()
+                    cpu_seen[p.pid] = times.user + times.system
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+            peak = max(peak, total)
+            if time.perf_counter() - started > timeout_s:
+                timed_out = True
+                for p in reversed(tree):  # only the processes this harness started
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        p.kill()
+                proc.wait()
+                break
+            time.sleep(POLL_SECONDS)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    waited_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    code = proc.returncode
+    if timed_out:
+        status = "timeout"
+    elif code == 0:
+        status = "ok"
+    elif code == 3:
+        status = "out_of_memory"
+    elif code is not None and code < 0:
+        status = "killed"
+    else:
+        status = "failed"
+    return Measured(
+        status=status,
+        wall_s=round(wall, 3),
+        cpu_s=round(max(waited_cpu, sum(cpu_seen.values())), 3),
+        peak_rss_mb=round(peak / 2**20, 1),
+        returncode=code,
+        log=str(log),
+    )
+
+
+class Bench:
+    def __init__(self, settings: Settings, out_dir: Path) -> None:
+        self.settings = settings
+        self.project = settings.project_dir
+        self.cache = self.project / "bench" / ".cache"
+        self.out_dir = out_dir
+        self.logs = out_dir / "logs"
+        self.timeout_s = float(os.environ.get("SEGMENTATION_BENCH_TIMEOUT", 6 * 3600))
+        for folder in (self.cache, self.out_dir, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.bin = Path(sys.executable).parent
+
+    def env(self, home: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env["SEGMENTATION_HOME"] = str(home)
+        env["SEGMENTATION_PROJECT_DIR"] = str(self.project)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.project), env.get("PYTHONPATH")]))
+        return env
+
+    def dataset(self, token: str) -> tuple[Path, int | None]:
+        """A cached generated folder for a row count, or the given file as it is."""
+        if Path(token).exists():
+            return Path(token).resolve(), None
+        rows = int(float(token))
+        folder = self.cache / f"rows_{rows}_seed_{GENERATOR_SEED}"
+        done = self.cache / f"rows_{rows}_seed_{GENERATOR_SEED}.done"
+        if not done.is_file():
+            try:
+                from segmentation.generate import generate
+            except ImportError as exc:
+                raise SegmentationError(f"the data generator is not available ({exc})") from None
+            generate(folder, rows=rows, seed=GENERATOR_SEED, with_rejects=False)
+            done.write_text(dt.datetime.now(dt.UTC).isoformat())
+        return folder, rows
+
+    def run_way(self, way: str, data: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+        result_file = self.cache / f"result_{way}_{tag}.json"
+        result_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file), "--k", "4"]
+        if data:
+            cmd += ["--data", str(data)]
+        memory_cap = int(psutil.virtual_memory().total * 0.8) if way == "pandas" else None
+        home = self.cache / f"home_{way}"
+        measured = measure(
+            cmd,
+            env=self.env(home),
+            cwd=self.project,
+            log=self.logs / f"{way}_{tag}.log",
+            timeout_s=self.timeout_s,
+            memory_cap=memory_cap,
+        )
+        figures = json.loads(result_file.read_text()) if result_file.is_file() else {}
+        if figures.get("status") == "out_of_memory":
+            measured.status = "out_of_memory"
+        return measured, figures
+
+    def run_pipeline(self, data: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+        if importlib.util.find_spec("segmentation.pipeline") is None:
+            return Measured(status="unavailable"), {"error": "segmentation.pipeline is not installed yet"}
+        home = self.cache / "home_pipeline"
+        shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse: no rows from another size
+        run_results = self.settings.target_dir / "run_results.json"
+        run_results.unlink(missing_ok=True)
+        exe = self.bin / "segmentation"
+        cli = (
+            [str(exe)] if exe.is_file() else [sys.executable, "-c", "from segmentation.cli import app; app()"]
+        )
+        cmd = [*cli, "run", "--data", str(data), "--no-report", "--k", "4"]
+        measured = measure(
+            cmd,
+            env=self.env(home),
+            cwd=self.project,
+            log=self.logs / f"pipeline_{tag}.log",
+            timeout_s=self.timeout_s,
+        )
+        nodes = dbt_model_times(run_results)
+        by_type: dict[str, float] = {}
+        for node in nodes:  # model / test / seed / snapshot, from the unique_id prefix
+            kind = str(node["node"]).split(".", 1)[0]
+            by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 3)
+        figures: dict[str, Any] = {"dbt_nodes": nodes, "dbt_seconds_by_type": by_type}
+        if measured.status == "ok":
+            check, marts = self.run_way_in_home("pipeline_results", home, tag)
+            figures.update(marts if check.status == "ok" else {"error": f"reading marts: {check.status}"})
+        return measured, figures
+
+    def run_way_in_home(self, way: str, home: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+        result_file = self.cache / f"result_{way}_{tag}.json"
+        result_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file)]
+        measured = measure(
+            cmd,
+            env=self.env(home),
+            cwd=self.project,
+            log=self.logs / f"{way}_{tag}.log",
+            timeout_s=self.timeout_s,
+        )
+        return measured, (json.loads(result_file.read_text()) if result_file.is_file() else {})
+
+    def overhead(self, ways: list[str]) -> dict[str, Any]:
+        """Fixed costs: a Spark session (JVM start + one job), dbt parse, the pipeline on no rows."""
+        found: dict[str, Any] = {}
+        if "pipeline" not in ways:  # the fixed costs are the pipeline's target; skip them otherwise
+            return found
+        measured, _ = self.run_way("session", Path(""), "overhead")
+        found["spark_session_s"] = asdict(measured)
+        dbt = self.bin / "dbt"
+        if dbt.is_file():
+            cmd = [str(dbt), "parse", "--project-dir", str(self.project), "--profiles-dir", str(self.project)]
+            parse = measure(
+                cmd,
+                env=self.env(self.cache / "home_parse"),
+                cwd=self.project,
+                log=self.logs / "dbt_parse.log",
+                timeout_s=600,
+            )
+            found["dbt_parse_s"] = asdict(parse)
+        empty = self.cache / "empty" / "empty.csv"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        empty.write_text(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        )
+        measured, figures = self.run_pipeline(empty, "empty")
+        found["pipeline_empty_input_s"] = asdict(measured) | {"figures": figures}
+        return found
+
+
+def dbt_model_times(run_results: Path) -> list[dict[str, Any]]:
+    """Per-node times from the last dbt invocation's run_results.json (empty when it is absent)."""
+    if not run_results.is_file():
+        return []
+    data = json.loads(run_results.read_text())
+    return [
+        {
+            "node": r.get("unique_id"),
+            "status": r.get("status"),
+            "seconds": round(r.get("execution_time", 0.0), 3),
+        }
+        for r in data.get("results", [])
+    ]
+
+
+def agreement(results: list[WayResult]) -> dict[str, Any]:
+    """The ways that finished must agree on customers, total monetary (to the cent) and segments."""
+    keys = ("customers", "total_monetary", "segment_counts")
+    done = [r for r in results if r.measured.status == "ok" and "customers" in r.figures]
+    if len(done) < 2:
+        return {"checked": [r.way for r in done], "agree": None}
+    first = done[0]
+    diffs = {}
+    for other in done[1:]:
+        for key in keys:
+            a, b = first.figures.get(key), other.figures.get(key)
+            if key == "total_monetary":
+                a, b = round(float(a), 2), round(float(b), 2)
+            if a != b:
+                diffs[f"{first.way} vs {other.way}: {key}"] = [a, b]
+    return {"checked": [r.way for r in done], "agree": not diffs, "differences": diffs}
+
+
+def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
+    (out_dir / "results.json").write_text(json.dumps(record, indent=1, default=str))
+    lines = [
+        f"# Benchmark ({record['started_at']}, {record['machine']['cpus']} CPUs, "
+        f"{record['machine']['memory_gib']} GiB)",
+        "",
+        "| rows | way | status | wall s | CPU s | peak RSS MiB | rows/s | customers | total monetary |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in record["sizes"]:
+        for r in size["results"]:
+            m, f = r["measured"], r["figures"]
+            rate = f"{r['rows_per_s']:,.0f}" if r["rows_per_s"] else ""
+            total = f"{f['total_monetary']:,.2f}" if "total_monetary" in f else ""
+            lines.append(
+                f"| {size['rows']:,} | {r['way']} | {m['status']} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | "
+                f"{m['peak_rss_mb']:,.0f} | {rate} | {f.get('customers', '')} | {total} |"
+            )
+    lines += ["", "## Agreement", ""]
+    for size in record["sizes"]:
+        a = size["agreement"]
+        verdict = {True: "agree", False: "DISAGREE", None: "not checked (fewer than two ways finished)"}[
+            a["agree"]
+        ]
+        lines.append(
+            f"- {size['rows']:,} rows: {verdict} ({', '.join(a['checked'])})"
+            + (f": {a['differences']}" if a.get("differences") else "")
+        )
+    ratios = []
+    for size in record["sizes"]:
+        walls = {
+            r["way"]: r["measured"]["wall_s"] for r in size["results"] if r["measured"]["status"] == "ok"
+        }
+        if "pipeline" in walls and "floor" in walls:
+            ratios.append(
+                f"- {size['rows']:,} rows: pipeline / floor = {walls['pipeline'] / walls['floor']:.2f}"
+            )
+        if "pipeline" in walls and "pandas" in walls:
+            ratios.append(
+                f"- {size['rows']:,} rows: pipeline / pandas = {walls['pipeline'] / walls['pandas']:.2f}"
+            )
+    if ratios:
+        lines += ["", "## Ratios (wall time)", "", *ratios]
+    for size in record["sizes"]:
+        for r in size["results"]:
+            nodes = r["figures"].get("dbt_nodes") or []
+            if nodes:
+                slowest = sorted(nodes, key=lambda n: -n["seconds"])[:10]
+                by_type = ", ".join(f"{k} {v:.1f} s" for k, v in r["figures"]["dbt_seconds_by_type"].items())
+                lines += ["", f"## dbt nodes at {size['rows']:,} rows ({by_type})", ""]
+                lines += [f"- {n['node']}: {n['seconds']:.1f} s ({n['status']})" for n in slowest]
+    if record["overhead"]:
+        lines += ["", "## Fixed overhead", ""]
+        for name, m in record["overhead"].items():
+            lines.append(f"- {name}: {m['wall_s']:.1f} s ({m['status']})")
+    md = out_dir / "results.md"
+    md.write_text("\n".join(lines) + "\n")
+    plot(out_dir / "time_vs_rows.png", record)
+    return md
+
+
+def plot(path: Path, record: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for way in WAYS:
+        points = sorted(
+            (size["rows"], r["measured"]["wall_s"])
+            for size in record["sizes"]
+            for r in size["results"]
+            if r["way"] == way and r["measured"]["status"] == "ok"
+        )
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=way)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows")
+    ax.set_ylabel("wall time (s)")
+    ax.set_title("Segmentation: time against rows")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.lines:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_bench(settings: Settings, rows: str, out_dir: Path | None = None, ways: str = ",".join(WAYS)) -> str:
+    sizes, chosen = parse_sizes(rows), parse_ways(ways)
+    out = Path(out_dir) if out_dir else settings.project_dir / "bench" / "results"
+    bench = Bench(settings, out)
+    record: dict[str, Any] = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ways": chosen,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "overhead": bench.overhead(chosen),
+        "sizes": [],
+    }
+    for token in sizes:
+        data, generated_rows = bench.dataset(token)
+        tag = data.name.replace(".", "_")
+        results: list[WayResult] = []
+        for way in chosen:
+            if way == "pipeline":
+                measured, figures = bench.run_pipeline(data, tag)
+            else:
+                measured, figures = bench.run_way(way, data, tag)
+            n = generated_rows or int(figures.get("stats", {}).get("raw_rows", 0)) or 0
+            rate = (
+                round(n / measured.wall_s, 1) if measured.status == "ok" and measured.wall_s and n else None
+            )
+            results.append(WayResult(way=way, rows=n, measured=measured, rows_per_s=rate, figures=figures))
+        rows_n = generated_rows or max((r.rows for r in results), default=0)
+        record["sizes"].append(
+            {
+                "rows": rows_n,
+                "data": str(data),
+                "results": [asdict(r) for r in results],
+                "agreement": agreement(results),
+            }
+        )
+        write_outputs(out, record)  # after every size, so a long run leaves partial results
+    md = write_outputs(out, record)
+    return md.read_text() + f"\nwritten to {out}\n"

@@ -1,0 +1,259 @@
+"""`segmentation thrift start|stop|status`: a real Spark Thrift Server (HiveThriftServer2) from the
+pip-installed pyspark, on the project's warehouse folder and the shared PostgreSQL metastore.
+
+dbt's `thrift` target, BI tools (JDBC/ODBC, PyHive, SQLAlchemy `hive://`) and the ML step's own Spark
+session (via `with_metastore`) therefore all see one catalog and one set of Parquet files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from segmentation.config import Settings
+from segmentation.errors import SegmentationError
+from segmentation.service import metastore
+from segmentation.service._proc import (
+    launch,
+    port_open,
+    process_matches,
+    read_pid,
+    spark_env,
+    spark_home,
+    terminate,
+    wait_until,
+)
+
+THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 10000
+START_TIMEOUT_S = 240.0
+
+
+@dataclass(frozen=True)
+class ThriftServer:
+    pid: int
+    host: str
+    port: int
+    metastore_url: str | None
+
+    @property
+    def connect_host(self) -> str:
+        # A server bound to every interface is still reached on loopback from this machine.
+        return "127.0.0.1" if self.host in {"0.0.0.0", ""} else self.host
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:hive2://{self.connect_host}:{self.port}/marts"
+
+    def describe(self) -> str:
+        return (f"Spark Thrift Server (pid {self.pid}) listening on {self.host}:{self.port}; "
+                f"JDBC {self.jdbc_url}; metastore {self.metastore_url}")
+
+
+def pid_file(settings: Settings) -> Path:
+    return settings.run_dir / "thrift.pid"
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.run_dir / "thrift.log"
+
+
+def _marker(settings: Settings) -> str:
+    """What identifies OUR server in a command line: the class and this project's warehouse folder."""
+    return f"spark.sql.warehouse.dir={settings.warehouse_dir}"
+
+
+def _is_ours(settings: Settings, pid: int | None) -> bool:
+    return process_matches(pid, THRIFT_CLASS) and process_matches(pid, _marker(settings))
+
+
+def running_server(settings: Settings) -> ThriftServer | None:
+    """The server this project started, when it is still alive (pid file + command line check)."""
+    path = pid_file(settings)
+    pid = read_pid(path)
+    if not _is_ours(settings, pid):
+        return None
+    fields = path.read_text().split()
+    host, port = fields[1], int(fields[2])
+    return ThriftServer(pid=pid, host=host, port=port, metastore_url=metastore.metastore_url(settings))  # type: ignore[arg-type]
+
+
+def service_settings(settings: Settings) -> Settings:
+    """Settings on the running PostgreSQL metastore: use them for any Spark session (e.g. the ML step
+    of `segmentation run --target thrift`) that must see the Thrift server's tables."""
+    return metastore.with_metastore(settings)
+
+
+def thrift_command(settings: Settings, host: str, port: int) -> list[str]:
+    command = [str(spark_home() / "bin" / "spark-submit"), "--class", THRIFT_CLASS,
+               "--name", "segmentation-thrift"]
+    if settings.spark_master:
+        command += ["--master", settings.spark_master]
+    for key, value in settings.spark_conf().items():
+        command += ["--conf", f"{key}={value}"]
+    command += ["spark-internal",
+                "--hiveconf", f"hive.server2.thrift.port={port}",
+                "--hiveconf", f"hive.server2.thrift.bind.host={host}",
+                "--hiveconf", "hive.server2.transport.mode=binary"]
+    return command
+
+
+def query_ok(host: str, port: int, username: str = "segmentation") -> bool:
+    """A real client round trip (SASL PLAIN, auth NONE), not just an open port."""
+    from pyhive import hive
+
+    try:
+        conn = hive.connect(host=host, port=port, username=username)
+        try:
+            cursor = conn.cursor()
+            cursor.execute("show databases")
+            cursor.fetchall()
+            return True
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
+        return False
+
+
+def start_thrift(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 timeout: float = START_TIMEOUT_S, metastore_port: int | None = None) -> str:
+    """Start the metastore and the Thrift server, wait until a client query works, say where it listens."""
+    if (server := running_server(settings)) is not None:
+        return f"already running: {server.describe()}"
+    if port_open(host if host not in {"0.0.0.0", ""} else "127.0.0.1", port):
+        raise SegmentationError(f"port {port} on {host} is already in use by another program; "
+                                "pick another with --port or SEGMENTATION_THRIFT_PORT")
+    url = metastore.start_metastore(settings, port=metastore_port)
+    served = dataclasses.replace(settings, metastore_url=url)
+    served.home.mkdir(parents=True, exist_ok=True)
+    served.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    log = log_file(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")  # one log per start, so errors quoted below are this start's
+    env = spark_env(SEGMENTATION_HOME=str(settings.home))
+    if host not in {"127.0.0.1", "localhost"}:
+        env.pop("SPARK_LOCAL_IP", None)  # the user asked for a wider bind
+    proc = launch(thrift_command(served, host, port), log, env=env)
+    pid_file(settings).write_text(f"{proc.pid} {host} {port}\n")
+    connect_host = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+    started = time.monotonic()
+    try:
+        wait_until(lambda: port_open(connect_host, port), timeout, "Spark Thrift Server", log,
+                   alive=lambda: proc.poll() is None)
+        wait_until(lambda: query_ok(connect_host, port), max(30.0, timeout - (time.monotonic() - started)),
+                   "Spark Thrift Server (first query)", log, alive=lambda: proc.poll() is None, interval=1.0)
+    except BaseException:
+        # Never leave a half-started server (or its database) behind.
+        terminate(proc.pid)
+        pid_file(settings).unlink(missing_ok=True)
+        metastore.stop_metastore(settings)
+        raise
+    server = ThriftServer(pid=proc.pid, host=host, port=port, metastore_url=url)
+    return f"started in {time.monotonic() - started:.0f}s: {server.describe()}; log {log}"
+
+
+def stop_thrift(settings: Settings, stop_metastore: bool = True) -> str:
+    """Stop only the server this project started (pid file + command line check), then its metastore."""
+    messages: list[str] = []
+    path = pid_file(settings)
+    pid = read_pid(path)
+    if _is_ours(settings, pid):
+        terminate(pid)  # type: ignore[arg-type]
+        messages.append(f"Spark Thrift Server (pid {pid}) stopped")
+    elif pid is not None:
+        messages.append(f"stale pid file (pid {pid} is not our Thrift server); left that process alone")
+    else:
+        messages.append("Spark Thrift Server is not running")
+    path.unlink(missing_ok=True)
+    if stop_metastore:
+        messages.append(metastore.stop_metastore(settings))
+    return "; ".join(messages)
+
+
+def thrift_status(settings: Settings) -> str:
+    server = running_server(settings)
+    state = f"running: {server.describe()}" if server else "Spark Thrift Server is not running"
+    return f"{state}; {metastore.metastore_status(settings)}"
+
+
+@contextmanager
+def running_thrift(settings: Settings, port: int, host: str = DEFAULT_HOST, timeout: float = START_TIMEOUT_S,
+                   metastore_port: int | None = None) -> Iterator[ThriftServer]:
+    """For tests and scripts: a started server that is stopped (with its metastore) even on failure."""
+    try:
+        start_thrift(settings, host=host, port=port, timeout=timeout, metastore_port=metastore_port)
+        server = running_server(settings)
+        if server is None:
+            raise SegmentationError(f"Spark Thrift Server exited right after start; see {log_file(settings)}")
+        yield server
+    finally:
+        stop_thrift(settings)
+
+
+def fetch(host: str, port: int, sql: str, settings_sql: Sequence[str] = (),
+          username: str = "segmentation") -> list[tuple]:
+    """Run one query as a BI client would (PyHive, auth NONE) after optional `set k=v` statements."""
+    from pyhive import hive
+
+    conn = hive.connect(host=host, port=port, username=username)
+    try:
+        cursor = conn.cursor()
+        for statement in settings_sql:
+            cursor.execute(statement)
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def fetch_both_ansi_modes(host: str, port: int, sql: str) -> tuple[list[tuple], list[tuple]]:
+    """The same query with ANSI mode on (Spark 4's default) and off (what dbt-spark sessions use)."""
+    on = fetch(host, port, sql, ["set spark.sql.ansi.enabled=true"])
+    off = fetch(host, port, sql, ["set spark.sql.ansi.enabled=false"])
+    return on, off
+
+
+def refresh_tables(host: str, port: int, tables: Sequence[str]) -> None:
+    """After another JVM (the ML step) rewrote tables, drop the Thrift server's cached file listings of
+    them, so dbt models and BI queries through Thrift read the new files, not the replaced ones."""
+    from pyhive import hive
+
+    conn = hive.connect(host=host, port=port, username="segmentation")
+    try:
+        cursor = conn.cursor()
+        for table in tables:
+            cursor.execute(f"refresh table {table}")
+    finally:
+        conn.close()
+
+
+def ensure_thrift_for_pipeline(settings: Settings, echo=print) -> Settings:
+    """For `segmentation run --target thrift`: use the project's running Thrift server (start it, with its
+    metastore, when it is not running; it stays up afterwards for BI clients), point dbt at it, and return
+    Settings whose Spark session (ingest, ML step) shares the server's PostgreSQL metastore."""
+    import os
+
+    server = running_server(settings)
+    if server is None:
+        host = os.environ.get("SEGMENTATION_THRIFT_HOST", DEFAULT_HOST)
+        port = int(os.environ.get("SEGMENTATION_THRIFT_PORT", DEFAULT_PORT))
+        echo("    " + start_thrift(settings, host=host, port=port))
+        server = running_server(settings)
+        if server is None:
+            raise SegmentationError(f"the Thrift server did not stay up; see {log_file(settings)}")
+    os.environ["SEGMENTATION_THRIFT_HOST"] = server.connect_host
+    os.environ["SEGMENTATION_THRIFT_PORT"] = str(server.port)
+    return dataclasses.replace(service_settings(settings), target="thrift")
+
+
+def refresh_pipeline_tables(settings: Settings, tables: Sequence[str]) -> None:
+    """refresh_tables on the project's running server (see refresh_tables)."""
+    server = running_server(settings)
+    if server is None:
+        raise SegmentationError(f"the Thrift server is not running; see {log_file(settings)}")
+    refresh_tables(server.connect_host, server.port, tables)

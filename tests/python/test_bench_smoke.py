@@ -1,0 +1,87 @@
+"""The benchmark harness end to end at a tiny size: both non-dbt ways run in their own processes,
+are measured, agree, and leave JSON, Markdown and a plot behind."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from test_bench_impls import EDGE_ROWS, HEADER
+
+
+def test_bench_smoke(settings, tmp_path):
+    from segmentation.bench import run_bench
+
+    if importlib.util.find_spec("segmentation.generate") is not None:
+        rows = "2000"  # generated once, cached under bench/.cache/
+    else:  # the generator lands with the ingest work; until then a small hand-written file
+        data = tmp_path / "tiny.csv"
+        data.write_text("\n".join([HEADER, *EDGE_ROWS]) + "\n", encoding="utf-8")
+        rows = str(data)
+    out = tmp_path / "results"
+    text = run_bench(settings, rows=rows, out_dir=out, ways="floor,pandas")
+
+    record = json.loads((out / "results.json").read_text())
+    (size,) = record["sizes"]
+    by_way = {r["way"]: r for r in size["results"]}
+    assert set(by_way) == {"floor", "pandas"}
+    for way, result in by_way.items():
+        measured = result["measured"]
+        assert measured["status"] == "ok", (way, measured)
+        assert measured["wall_s"] > 0 and measured["cpu_s"] > 0
+        assert result["rows_per_s"] > 0
+        assert result["figures"]["customers"] > 0
+    # The JVM dominates the floor's memory: the process-tree sampling must have seen it.
+    assert by_way["floor"]["measured"]["peak_rss_mb"] > by_way["pandas"]["measured"]["peak_rss_mb"] / 4
+    assert by_way["floor"]["measured"]["peak_rss_mb"] > 200
+    assert size["agreement"]["agree"] is True, size["agreement"]
+    assert (out / "results.md").read_text().count("| ok |") == 2
+    assert (out / "time_vs_rows.png").stat().st_size > 1000
+    assert "agree" in text
+
+
+def test_measure_sees_grandchildren_memory_and_cpu(tmp_path):
+    # A child that starts a grandchild holding ~300 MiB: the tree sampling must see the grandchild.
+    import sys
+
+    from segmentation.bench import measure
+
+    # It burns 0.8 s of its own CPU (process_time, so a loaded machine does not change the figure).
+    grandchild = "b = bytearray(b'x') * (300 * 2**20); import time\nwhile time.process_time() < 0.8: pass"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
+    measured = measure(
+        [sys.executable, "-c", child], env=None, cwd=tmp_path, log=tmp_path / "log.txt", timeout_s=60
+    )
+    assert measured.status == "ok"
+    assert measured.peak_rss_mb > 300
+    assert measured.cpu_s >= 0.8
+
+
+def test_agreement_reports_differences():
+    from segmentation.bench import Measured, WayResult, agreement
+
+    ok = Measured(status="ok")
+    same = {"customers": 3, "total_monetary": 10.004, "segment_counts": {"Lost": 3}}
+    results = [
+        WayResult("floor", 10, ok, figures=dict(same)),
+        WayResult("pandas", 10, ok, figures=dict(same, total_monetary=10.0)),
+        WayResult("pipeline", 10, Measured(status="failed"), figures={}),
+    ]
+    assert agreement(results) == {"checked": ["floor", "pandas"], "agree": True, "differences": {}}
+    results[1].figures["segment_counts"] = {"Lost": 2, "Others": 1}
+    verdict = agreement(results)
+    assert verdict["agree"] is False
+    assert list(verdict["differences"]) == ["floor vs pandas: segment_counts"]
+
+
+def test_bad_arguments_are_one_line_errors():
+    import pytest
+
+    from segmentation.bench import parse_sizes, parse_ways
+    from segmentation.errors import SegmentationError
+
+    assert parse_sizes("1e3, 2000") == ["1e3", "2000"]
+    with pytest.raises(SegmentationError, match="neither a row count"):
+        parse_sizes("lots")
+    with pytest.raises(SegmentationError, match="unknown"):
+        parse_ways("floor,spark")

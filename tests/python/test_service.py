@@ -1,0 +1,195 @@
+"""The warehouse as a service: a real PostgreSQL metastore and Spark Thrift Server, reached the way BI
+tools reach it (PyHive, SQLAlchemy hive://), shared with a second Spark JVM, and rebuilt under load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from segmentation.config import Settings
+from segmentation.service import metastore, thrift
+from segmentation.service._proc import free_port, process_matches
+from service_helpers import remove_home, require_postgres, service_home
+
+pytestmark = pytest.mark.slow
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def svc_settings():
+    require_postgres()
+    home = service_home("seg_svc_")
+    settings = Settings.from_env(home=home, project_dir=PROJECT_DIR, driver_memory="1g", shuffle_partitions=2,
+                                 extra_spark_conf={"spark.ui.enabled": "false"})
+    yield settings
+    remove_home(home)
+
+
+@pytest.fixture(scope="module")
+def server(svc_settings):
+    with thrift.running_thrift(svc_settings, port=free_port(), metastore_port=free_port()) as running:
+        yield running
+    # running_thrift has stopped both servers, even if a test failed.
+    assert thrift.running_server(svc_settings) is None
+    assert metastore.metastore_url(svc_settings) is None
+
+
+def test_thrift_lifecycle(svc_settings, server):
+    assert process_matches(server.pid, thrift.THRIFT_CLASS)
+    assert server.host == "127.0.0.1"
+    status = thrift.thrift_status(svc_settings)
+    assert f"127.0.0.1:{server.port}" in status and "metastore running" in status
+    again = thrift.start_thrift(svc_settings, port=server.port)
+    assert again.startswith("already running") and f"pid {server.pid}" in again
+    assert thrift.pid_file(svc_settings).is_file() and thrift.log_file(svc_settings).stat().st_size > 0
+    assert metastore.metastore_url(svc_settings) == server.metastore_url
+    assert server.metastore_url.startswith("jdbc:postgresql://127.0.0.1:")
+    # A pid file naming some other process is never acted on.
+    other = Settings.from_env(home=svc_settings.home / "elsewhere", project_dir=PROJECT_DIR)
+    other.run_dir.mkdir(parents=True)
+    thrift.pid_file(other).write_text(f"{os.getpid()} 127.0.0.1 1\n")
+    assert "left that process alone" in thrift.stop_thrift(other, stop_metastore=False)
+
+
+def test_two_jvms_and_bi_clients_share_tables(svc_settings, server):
+    host, port = server.connect_host, server.port
+    thrift.fetch(host, port, "create database if not exists svc_probe")
+    thrift.fetch(host, port, "drop table if exists svc_probe.from_spark")
+    thrift.fetch(host, port, "drop table if exists svc_probe.from_thrift")
+    thrift.fetch(host, port, "create table svc_probe.from_thrift using parquet as "
+                             "select id, cast(id * 3 as bigint) as v from range(50)")
+    # A second JVM (like the ML step's own session) on the same metastore reads it and writes another table.
+    code = (
+        "from segmentation.config import Settings\n"
+        "from segmentation.service.metastore import with_metastore\n"
+        "from segmentation.spark import build_session\n"
+        "conf = {'spark.ui.enabled': 'false'}\n"
+        "s = with_metastore(Settings.from_env(driver_memory='1g', extra_spark_conf=conf))\n"
+        "spark = build_session(s, 'svc-probe')\n"
+        "total = spark.table('svc_probe.from_thrift').selectExpr('sum(v)').first()[0]\n"
+        "spark.sql('drop table if exists svc_probe.from_spark')\n"
+        "spark.sql(f'create table svc_probe.from_spark using parquet as select {total} as total')\n"
+        "spark.sql('insert overwrite table svc_probe.from_thrift select id, id * 5 as v from range(50)')\n"
+        "print('TOTAL', total)\n"
+        "spark.stop()\n"
+    )
+    env = {**os.environ, "SEGMENTATION_HOME": str(svc_settings.home),
+           "SEGMENTATION_PROJECT_DIR": str(PROJECT_DIR)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = 3 * sum(range(50))
+    assert f"TOTAL {expected}" in done.stdout
+    # The other JVM rewrote from_thrift's files; after a refresh the Thrift server reads the new ones.
+    thrift.refresh_tables(host, port, ["svc_probe.from_thrift"])
+    assert thrift.fetch(host, port, "select sum(v) from svc_probe.from_thrift") == [(5 * sum(range(50)),)]
+
+    assert thrift.fetch(host, port, "select total from svc_probe.from_spark") == [(expected,)]
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"hive://segmentation@{host}:{port}/svc_probe")
+    try:
+        with engine.connect() as conn:
+            # SHOW TABLES, not inspect().get_table_names(): PyHive's dialect reads Spark's first column
+            # (the database) as the table name.
+            tables = {row[1] for row in conn.execute(text("show tables in svc_probe"))}
+            assert {"from_thrift", "from_spark"} <= tables
+            joined = ("select count(*), sum(v) from svc_probe.from_spark, svc_probe.from_thrift "
+                      "where total = 3 * 1225 group by total")
+            rows = conn.execute(text(joined)).fetchall()
+            assert [tuple(r) for r in rows] == [(50, 5 * 1225)]
+    finally:
+        engine.dispose()
+
+
+def test_same_results_with_ansi_on_and_off(server):
+    host, port = server.connect_host, server.port
+    sql = ("select sum(v) as total, round(avg(v), 2) as mean, count(distinct v % 7) as buckets, "
+           "max(case when id > 40 then 'late' else 'early' end) as label "
+           "from (select id, cast(id * 3 as bigint) as v from range(50))")
+    on, off = thrift.fetch_both_ansi_modes(host, port, sql)
+    assert on == off and on[0][0] == 3675
+    # The switch really changes the session: an invalid cast fails only with ANSI on.
+    lenient = thrift.fetch(host, port, "select cast('x' as int)", ["set spark.sql.ansi.enabled=false"])
+    assert lenient == [(None,)]
+    with pytest.raises(Exception, match="CAST_INVALID_INPUT"):
+        thrift.fetch(host, port, "select cast('x' as int)", ["set spark.sql.ansi.enabled=true"])
+
+
+def _swap_project(tmp_path: Path) -> Path:
+    """A throwaway dbt project: the repo's config and macros plus one tiny swap_table model."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    shutil.copytree(PROJECT_DIR / "macros", project / "macros")
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "models" / "marts" / "swap_probe.sql").write_text(
+        "{{ config(materialized='swap_table') }}\n"
+        "select id, cast(id * 2 as bigint) as v from range({{ var('swap_rows', 100) }})\n"
+    )
+    return project
+
+
+def test_swap_table_rebuilds_without_reader_errors(svc_settings, server, tmp_path, monkeypatch):
+    from segmentation.dbt import run_dbt
+
+    host, port = server.connect_host, server.port
+    # An older build left a plain table: the first swap_table run must replace it by the view.
+    thrift.fetch(host, port, "create database if not exists marts")
+    thrift.fetch(host, port, "drop view if exists marts.swap_probe")
+    thrift.fetch(host, port, "drop table if exists marts.swap_probe")
+    thrift.fetch(host, port, "create table marts.swap_probe using parquet as select 1 as id, 2L as v")
+
+    project = _swap_project(tmp_path)
+    monkeypatch.setenv("SEGMENTATION_THRIFT_HOST", host)
+    monkeypatch.setenv("SEGMENTATION_THRIFT_PORT", str(port))
+    for key in ("SEGMENTATION_HOME", "SEGMENTATION_PROJECT_DIR", "SEGMENTATION_TARGET"):
+        monkeypatch.setenv(key, os.environ.get(key, ""))  # restored after export_env() below
+    dbt_settings = Settings.from_env(home=svc_settings.home, project_dir=project, target="thrift")
+    run_dbt(dbt_settings, ["run", "--select", "swap_probe"])
+    assert thrift.fetch(host, port, "select count(*), sum(v) from marts.swap_probe") == [(100, 9900)]
+
+    queries, failures, wrong = 0, [], []
+    stop = threading.Event()
+
+    def reader() -> None:
+        nonlocal queries
+        from pyhive import hive
+
+        conn = hive.connect(host=host, port=port, username="bi-reader")
+        cursor = conn.cursor()
+        while not stop.is_set():
+            try:
+                cursor.execute("select count(*), sum(v) from marts.swap_probe")
+                row = tuple(cursor.fetchall()[0])
+                if row not in {(100, 9900), (120, 14280)}:
+                    wrong.append(row)  # a partial or empty table
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
+                failures.append(repr(exc)[:300])
+            queries += 1
+        conn.close()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    rebuilds = 3
+    started = time.monotonic()
+    for i in range(rebuilds):
+        rows = 100 if i % 2 else 120
+        run_dbt(dbt_settings, ["run", "--select", "swap_probe", "--vars", f"{{swap_rows: {rows}}}"])
+    stop.set()
+    thread.join(timeout=120)
+    print(f"swap_table: {queries} BI queries during {rebuilds} rebuilds ({time.monotonic() - started:.0f}s), "
+          f"{len(failures)} failed, {len(wrong)} wrong")
+    assert queries >= rebuilds and failures == [] and wrong == []
+    assert thrift.fetch(host, port, "select count(*), sum(v) from marts.swap_probe") == [(120, 14280)]
+    kinds = thrift.fetch(host, port, "show views in marts like 'swap_probe'")
+    assert len(kinds) == 1
+    versions = [r[1] for r in thrift.fetch(host, port, "show tables in marts_versions like 'swap_probe__v*'")]
+    assert len(versions) == 2  # the current and the previous build only
