@@ -155,6 +155,24 @@ def compare(
 
 
 @app.command()
+def classify(
+    seed: Annotated[int, typer.Option(help="Seed for the train/test split, CV folds and the tree")] = 42,
+    master: MasterOpt = None,
+) -> None:
+    """Train the segment classifiers (cluster and RFM segment from non-RFM characteristics) and write
+    ml.classifier_metrics, ml.classifier_confusion and ml.classifier_feature_importance."""
+    from segmentation.classifier import train_classifiers
+    from segmentation.spark import build_session
+
+    try:
+        settings = _settings(master=master)
+        spark = build_session(settings, "segmentation-classify")
+        typer.echo(train_classifiers(spark, settings, seed=seed).describe())
+    except SegmentationError as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def report(
     out: Annotated[Path | None, typer.Option(help="Output folder; default: target/report")] = None,
     master: MasterOpt = None,
