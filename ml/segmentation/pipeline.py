@@ -4,7 +4,7 @@
 2. dbt build up to marts.customer_rfm (models, seeds and their tests);
 3. train the clustering model and write the ml.* tables;
 4. dbt build the marts that join the clusters (and the remaining marts);
-5. build the HTML report (unless told not to);
+5. train the segment classifiers and build the HTML report (unless told not to);
 then print a summary and write it as JSON under target/.
 
 With the local target, dbt runs in-process (dbtRunner) and reuses this process's SparkSession. With the
@@ -170,8 +170,12 @@ def run_pipeline(
     _collect_figures(spark, summary, train_result)
 
     if options.build_report:
+        from segmentation.classifier import train_classifiers
         from segmentation.report import build_report
 
+        # The report shows the segment classifiers' cross-validated metrics, so they are trained first.
+        classifier = steps.run("segment classifiers", lambda: train_classifiers(spark, settings, seed=options.seed))
+        echo("    " + classifier.describe().replace("\n", "\n    "))
         report_path = steps.run("report", lambda: build_report(spark, settings))
         summary.report_path = str(report_path)
 

@@ -24,8 +24,15 @@ def require_file(path: Path) -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Real-data and server tests rebuild the shared warehouse: run them after the sample-data tests.
-    items.sort(key=lambda item: (item.get_closest_marker("real_data") is not None,))
+    # Three groups, file order kept inside each: tests that write their own tables into the shared test
+    # warehouse; then the tests reading the one shared sample pipeline run; last the real-data tests,
+    # which rebuild the warehouse from the UCI file.
+    def group(item) -> int:
+        if item.get_closest_marker("real_data") is not None:
+            return 2
+        return 1 if "pipeline_run" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=group)
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,12 @@ from test_report import ensure_classifier_run, ensure_report_warehouse
 
 
 @pytest.fixture(scope="module")
-def classifier_result(spark, settings):
+def classifier_result(spark, settings, pipeline_run):
     ensure_report_warehouse(spark, settings)
     return ensure_classifier_run(spark, settings)
 
 
-def test_features_exclude_rfm_and_have_no_nulls(spark, settings):
+def test_features_exclude_rfm_and_have_no_nulls(spark, settings, pipeline_run):
     from segmentation.classifier.features import NUMERIC_FEATURES, customer_features
 
     ensure_report_warehouse(spark, settings)

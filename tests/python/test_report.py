@@ -63,7 +63,7 @@ def ensure_report(spark, settings) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built_report(spark, settings):
+def built_report(spark, settings, pipeline_run):
     return ensure_report(spark, settings)
 
 

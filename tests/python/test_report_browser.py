@@ -55,7 +55,7 @@ def _run_chromium(chromium: str, profile: Path, *args: str) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def report_path(spark, settings) -> Path:
+def report_path(spark, settings, pipeline_run) -> Path:
     return ensure_report(spark, settings)
 
 
