@@ -171,7 +171,15 @@ def run_pipeline(
 
     if options.build_report:
         from segmentation.classifier import train_classifiers
+        from segmentation.clustering.compare import compare_algorithms
         from segmentation.report import build_report
+
+        # The report compares the three algorithms at the chosen k (ml.algorithm_comparison).
+        comparison = steps.run(
+            "algorithm comparison",
+            lambda: compare_algorithms(spark, settings, k=train_result.k, seed=options.seed),
+        )
+        echo("    " + comparison.describe().replace("\n", "\n    "))
 
         # The report shows the segment classifiers' cross-validated metrics, so they are trained first.
         classifier = steps.run("segment classifiers", lambda: train_classifiers(spark, settings, seed=options.seed))
