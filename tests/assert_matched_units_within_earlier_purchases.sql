@@ -14,12 +14,10 @@ scoped_lines as (
     from {{ ref('int_transaction_lines_matched') }}
     where is_in_matching_scope
     window key_order as (
-        partition by customer_id, stock_code
-        order by
-            invoice_date,
-            case when line_kind = 'purchase' then 0 else 1 end,
-            invoice_no, abs(quantity), unit_price, _source_file, _source_line
-        rows between unbounded preceding and current row
+        {{ matching_key_window(
+            'rows between unbounded preceding and current row',
+            kind_order="case when line_kind = 'purchase' then 0 else 1 end"
+        ) }}
     )
 )
 

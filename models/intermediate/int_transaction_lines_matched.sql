@@ -49,16 +49,8 @@ running_balance as (
         coalesce(sum(purchased_units) over key_order_before, 0) as purchased_units_before
     from in_scope
     window
-        key_order as (
-            partition by customer_id, stock_code
-            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
-            rows between unbounded preceding and current row
-        ),
-        key_order_before as (
-            partition by customer_id, stock_code
-            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
-            rows between unbounded preceding and 1 preceding
-        )
+        key_order as ({{ matching_key_window('rows between unbounded preceding and current row') }}),
+        key_order_before as ({{ matching_key_window('rows between unbounded preceding and 1 preceding') }})
 ),
 
 running_peak as (
@@ -68,16 +60,8 @@ running_peak as (
         greatest(0, coalesce(max(cancel_minus_purchase_balance) over key_order_before, 0)) as peak_before
     from running_balance
     window
-        key_order as (
-            partition by customer_id, stock_code
-            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
-            rows between unbounded preceding and current row
-        ),
-        key_order_before as (
-            partition by customer_id, stock_code
-            order by invoice_date, kind_order, invoice_no, abs(quantity), unit_price, _source_file, _source_line
-            rows between unbounded preceding and 1 preceding
-        )
+        key_order as ({{ matching_key_window('rows between unbounded preceding and current row') }}),
+        key_order_before as ({{ matching_key_window('rows between unbounded preceding and 1 preceding') }})
 ),
 
 units_matched as (
