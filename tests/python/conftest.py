@@ -25,12 +25,15 @@ def require_file(path: Path) -> Path:
 
 def pytest_collection_modifyitems(config, items):
     # Three groups, file order kept inside each: tests that write their own tables into the shared test
-    # warehouse; then the tests reading the one shared sample pipeline run; last the real-data tests,
-    # which rebuild the warehouse from the UCI file.
+    # warehouse; then the modules reading the one shared sample pipeline run; last the real-data tests,
+    # which rebuild the warehouse from the UCI file. A module moves as a whole, so its module-scoped
+    # fixtures (a Thrift pipeline run, say) are built once.
+    readers = {item.module.__name__ for item in items if "pipeline_run" in getattr(item, "fixturenames", ())}
+
     def group(item) -> int:
         if item.get_closest_marker("real_data") is not None:
             return 2
-        return 1 if "pipeline_run" in getattr(item, "fixturenames", ()) else 0
+        return 1 if item.module.__name__ in readers else 0
 
     items.sort(key=group)
 

@@ -199,6 +199,14 @@ def test_bi_reads_during_a_rebuild(thrift_run):
     assert thrift.fetch(host, port, sql)[0] == expected
 
 
+def test_thrift_server_log_has_no_class_loading_errors(thrift_run):
+    """Every client session above was opened and closed on this server; the Hive shim (hive_shim.py)
+    must have kept session closes free of NoClassDefFoundError."""
+    svc, _server, _summary, _wall = thrift_run
+    log = thrift.log_file(svc).read_text(errors="replace")
+    assert "NoClassDefFoundError" not in log
+
+
 def test_pipeline_on_standalone_cluster_matches_local_run(pipeline_run):
     home = service_home("seg_cpipe_")
     try:
@@ -228,3 +236,4 @@ def test_pipeline_on_standalone_cluster_matches_local_run(pipeline_run):
         assert not any(process_matches(pid, WORKER_CLASS) for pid in pids)
     finally:
         remove_home(home)
+

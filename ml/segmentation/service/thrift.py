@@ -27,6 +27,7 @@ from segmentation.service._proc import (
     terminate,
     wait_until,
 )
+from segmentation.service.hive_shim import shim_classpath
 
 THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 DEFAULT_HOST = "127.0.0.1"
@@ -94,7 +95,11 @@ def thrift_command(settings: Settings, host: str, port: int) -> list[str]:
                "--name", "segmentation-thrift"]
     if settings.spark_master:
         command += ["--master", settings.spark_master]
-    for key, value in settings.spark_conf().items():
+    conf = settings.spark_conf()
+    # The server's own sessions need the LlapSigner stand-in (hive_shim) to close cleanly.
+    conf["spark.driver.extraClassPath"] = ":".join(
+        filter(None, [conf.get("spark.driver.extraClassPath"), str(shim_classpath(settings))]))
+    for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     command += ["spark-internal",
                 "--hiveconf", f"hive.server2.thrift.port={port}",
