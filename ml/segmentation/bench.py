@@ -214,14 +214,16 @@ class Bench:
         shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse: no rows from another size
         run_results = self.settings.target_dir / "run_results.json"
         run_results.unlink(missing_ok=True)
+        summary_file = home / "run_summary.json"
         exe = self.bin / "segmentation"
         cli = (
             [str(exe)] if exe.is_file() else [sys.executable, "-c", "from segmentation.cli import app; app()"]
         )
         cmd = [*cli, "run", "--data", str(data), "--no-report", "--k", "4"]
+        env = self.env(home) | {"SEGMENTATION_SUMMARY_PATH": str(summary_file)}
         measured = measure(
             cmd,
-            env=self.env(home),
+            env=env,
             cwd=self.project,
             log=self.logs / f"pipeline_{tag}.log",
             timeout_s=self.timeout_s,
@@ -232,6 +234,8 @@ class Bench:
             kind = str(node["node"]).split(".", 1)[0]
             by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 3)
         figures: dict[str, Any] = {"dbt_nodes": nodes, "dbt_seconds_by_type": by_type}
+        if summary_file.is_file():  # the pipeline's own stage timings (spark, ingest, both builds, train)
+            figures["stage_seconds"] = json.loads(summary_file.read_text()).get("timings_seconds", {})
         if measured.status == "ok":
             check, marts = self.run_way_in_home("pipeline_results", home, tag)
             figures.update(marts if check.status == "ok" else {"error": f"reading marts: {check.status}"})
@@ -362,6 +366,12 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
                 by_type = ", ".join(f"{k} {v:.1f} s" for k, v in r["figures"]["dbt_seconds_by_type"].items())
                 lines += ["", f"## dbt nodes at {size['rows']:,} rows ({by_type})", ""]
                 lines += [f"- {n['node']}: {n['seconds']:.1f} s ({n['status']})" for n in slowest]
+    for size in record["sizes"]:
+        for r in size["results"]:
+            stages = r["figures"].get("stage_seconds") or {}
+            if stages:
+                lines += ["", f"## Pipeline stages at {size['rows']:,} rows", ""]
+                lines += [f"- {name}: {seconds:.1f} s" for name, seconds in stages.items()]
     if record["overhead"]:
         lines += ["", "## Fixed overhead", ""]
         for name, m in record["overhead"].items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,43 @@ def service_home(prefix: str) -> Path:
 
 def remove_home(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
+
+
+class BiReader:
+    """A BI client that runs one query in a loop over PyHive while the test rebuilds the table behind it.
+
+    Every error and every row outside `accepted` (a partial, empty or half-swapped table) is counted, not
+    raised, so the test can assert on the totals after the rebuilds.
+    """
+
+    def __init__(self, host: str, port: int, sql: str, accepted: set[tuple]) -> None:
+        self.host, self.port, self.sql, self.accepted = host, port, sql, accepted
+        self.queries = 0
+        self.failures: list[str] = []
+        self.wrong: list[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        from pyhive import hive
+
+        conn = hive.connect(host=self.host, port=self.port, username="bi-reader")
+        cursor = conn.cursor()
+        while not self._stop.is_set():
+            try:
+                cursor.execute(self.sql)
+                row = tuple(cursor.fetchall()[0])
+                if row not in self.accepted:
+                    self.wrong.append(row)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
+                self.failures.append(repr(exc)[:300])
+            self.queries += 1
+        conn.close()
+
+    def __enter__(self) -> BiReader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)

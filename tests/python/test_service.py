@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from segmentation.config import Settings
 from segmentation.service import metastore, thrift
 from segmentation.service._proc import free_port, process_matches
-from service_helpers import remove_home, require_postgres, service_home
+from service_helpers import BiReader, remove_home, require_postgres, service_home
 
 pytestmark = pytest.mark.slow
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -156,38 +155,15 @@ def test_swap_table_rebuilds_without_reader_errors(svc_settings, server, tmp_pat
     run_dbt(dbt_settings, ["run", "--select", "swap_probe"])
     assert thrift.fetch(host, port, "select count(*), sum(v) from marts.swap_probe") == [(100, 9900)]
 
-    queries, failures, wrong = 0, [], []
-    stop = threading.Event()
-
-    def reader() -> None:
-        nonlocal queries
-        from pyhive import hive
-
-        conn = hive.connect(host=host, port=port, username="bi-reader")
-        cursor = conn.cursor()
-        while not stop.is_set():
-            try:
-                cursor.execute("select count(*), sum(v) from marts.swap_probe")
-                row = tuple(cursor.fetchall()[0])
-                if row not in {(100, 9900), (120, 14280)}:
-                    wrong.append(row)  # a partial or empty table
-            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
-                failures.append(repr(exc)[:300])
-            queries += 1
-        conn.close()
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
     rebuilds = 3
     started = time.monotonic()
-    for i in range(rebuilds):
-        rows = 100 if i % 2 else 120
-        run_dbt(dbt_settings, ["run", "--select", "swap_probe", "--vars", f"{{swap_rows: {rows}}}"])
-    stop.set()
-    thread.join(timeout=120)
-    print(f"swap_table: {queries} BI queries during {rebuilds} rebuilds ({time.monotonic() - started:.0f}s), "
-          f"{len(failures)} failed, {len(wrong)} wrong")
-    assert queries >= rebuilds and failures == [] and wrong == []
+    with BiReader(host, port, "select count(*), sum(v) from marts.swap_probe", {(100, 9900), (120, 14280)}) as bi:
+        for i in range(rebuilds):
+            rows = 100 if i % 2 else 120
+            run_dbt(dbt_settings, ["run", "--select", "swap_probe", "--vars", f"{{swap_rows: {rows}}}"])
+    print(f"swap_table: {bi.queries} BI queries during {rebuilds} rebuilds ({time.monotonic() - started:.0f}s), "
+          f"{len(bi.failures)} failed, {len(bi.wrong)} wrong")
+    assert bi.queries >= rebuilds and bi.failures == [] and bi.wrong == []
     assert thrift.fetch(host, port, "select count(*), sum(v) from marts.swap_probe") == [(120, 14280)]
     kinds = thrift.fetch(host, port, "show views in marts like 'swap_probe'")
     assert len(kinds) == 1

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from segmentation.config import Settings
 from segmentation.service import metastore, thrift
 from segmentation.service._proc import free_port, process_matches
 from segmentation.service.cluster import WORKER_CLASS, run_pipeline_subprocess, running_cluster
-from service_helpers import remove_home, require_postgres, service_home
+from service_helpers import BiReader, remove_home, require_postgres, service_home
 
 pytestmark = pytest.mark.slow
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -151,26 +150,6 @@ def test_bi_reads_during_a_rebuild(thrift_run):
     expected = thrift.fetch(host, port, sql)[0]
     assert expected[0] > 0 and expected[1] > 0
 
-    queries, failures, wrong = 0, [], []
-    stop = threading.Event()
-
-    def reader() -> None:
-        nonlocal queries
-        from pyhive import hive
-
-        conn = hive.connect(host=host, port=port, username="bi-reader")
-        cursor = conn.cursor()
-        while not stop.is_set():
-            try:
-                cursor.execute(sql)
-                row = tuple(cursor.fetchall()[0])
-                if row != expected:
-                    wrong.append(row)  # a partial, empty or half-swapped table
-            except Exception as exc:  # noqa: BLE001 - every failure is counted, not raised
-                failures.append(repr(exc)[:300])
-            queries += 1
-        conn.close()
-
     env = {**os.environ, **_subprocess_env(svc.home, svc.home / "unused.json",
                                            SEGMENTATION_TARGET="thrift",
                                            SEGMENTATION_THRIFT_HOST=host, SEGMENTATION_THRIFT_PORT=str(port),
@@ -179,23 +158,18 @@ def test_bi_reads_during_a_rebuild(thrift_run):
     command = [str(Path(sys.executable).parent / "dbt"), "run",
                "--select", "segment_summary", "dim_customers",
                "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target", "thrift"]
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
     started = time.monotonic()
-    try:
-        rebuilds = 2
+    rebuilds = 2
+    with BiReader(host, port, sql, {expected}) as bi:
         for _ in range(rebuilds):
             done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
                                   timeout=600)
             assert done.returncode == 0, done.stdout[-3000:]
-    finally:
-        stop.set()
-        thread.join(timeout=120)
-    _record("bi_reads_during_rebuild", {"rebuilds": rebuilds, "queries": queries, "failed": len(failures),
-                                        "inconsistent": len(wrong),
+    _record("bi_reads_during_rebuild", {"rebuilds": rebuilds, "queries": bi.queries, "failed": len(bi.failures),
+                                        "inconsistent": len(bi.wrong),
                                         "seconds": round(time.monotonic() - started, 1)})
-    assert failures == [] and wrong == []
-    assert queries >= rebuilds
+    assert bi.failures == [] and bi.wrong == []
+    assert bi.queries >= rebuilds
     assert thrift.fetch(host, port, sql)[0] == expected
 
 

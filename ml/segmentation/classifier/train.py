@@ -59,7 +59,8 @@ class ClassifierResult:
             lines.append(
                 f"  {row['target']:<12} {row['model']:<20} accuracy {row['accuracy']:.3f} "
                 f"(baseline {row['baseline_accuracy']:.3f})  F1 {row['f1']:.3f} "
-                f"(baseline {row['baseline_f1']:.3f}){'  best' if row['is_best'] else ''}"
+                f"(baseline {row['baseline_f1']:.3f})  5-fold CV F1 {row['cv_f1']:.3f}"
+                f"{'  best (by CV F1)' if row['is_best'] else ''}"
             )
         lines += [f"  {target}: skipped ({reason})" for target, reason in self.skipped.items()]
         return "\n".join(lines)
