@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -211,3 +212,58 @@ def test_pipeline_on_standalone_cluster_matches_local_run(pipeline_run):
     finally:
         remove_home(home)
 
+
+
+def _dbt_show_json(env: dict[str, str], sql: str) -> list[dict]:
+    done = subprocess.run([str(Path(sys.executable).parent / "dbt"), "show", "--quiet", "--output", "json",
+                           "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR), "--inline", sql],
+                          env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return json.loads(done.stdout[done.stdout.index('{\n  "show"'):])["show"]
+
+
+def _run_and_kill(command: list[str], env: dict[str, str], step: str, delay_s: float) -> None:
+    """Start the pipeline and SIGKILL its whole process group (JVM included) `delay_s` after `step` starts."""
+    victim = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    reached = False
+    try:
+        for line in victim.stdout:
+            if line.startswith(f"==> {step} "):
+                reached = True
+                time.sleep(delay_s)
+                break
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=120)
+    assert reached, f"the run ended before '{step}'"
+
+
+def test_rerun_after_kills_leaves_complete_tables(pipeline_run):
+    """Reliability: kill -9 the pipeline while dbt writes the RFM tables, then while the ML step writes its
+    tables; the next run must succeed and leave complete tables equal to the local run."""
+    home = service_home("seg_kill_")
+    try:
+        summary_path = home / "run_summary.json"
+        env = {**os.environ, **_subprocess_env(home, summary_path), "PYTHONUNBUFFERED": "1"}
+        command = [str(Path(sys.executable).parent / "segmentation"), "run", "--no-report", "--k", "4"]
+        _run_and_kill(command, env, "dbt build (to customer_rfm)", delay_s=25)
+        _run_and_kill(command, env, "train clusters", delay_s=8)
+        assert not summary_path.exists()
+
+        done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT_S)
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+        _assert_same_figures(json.loads(summary_path.read_text()), pipeline_run)
+        [counts] = _dbt_show_json(env, (
+            "select (select count(*) from marts.customer_rfm) as rfm, "
+            "(select count(*) from marts.dim_customers) as dim, "
+            "(select count(*) from marts.dim_customers where cluster_id is null and monetary > 0) as no_cluster, "
+            "(select count(*) from raw.transactions) as raw_rows"))
+        assert counts["rfm"] == counts["dim"] == pipeline_run.customers
+        assert counts["no_cluster"] == 0
+        assert counts["raw_rows"] == sum(pipeline_run.row_fates.values())  # three ingests, no duplicate rows
+        _record("kill_and_rerun", {"kills": ["dbt build (to customer_rfm) +25 s", "train clusters +8 s"],
+                                   "rerun_customers": counts["dim"], "equal_to_local": True})
+    finally:
+        remove_home(home)
