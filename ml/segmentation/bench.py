@@ -442,15 +442,16 @@ def run_bench(settings: Settings, rows: str, out_dir: Path | None = None, ways: 
                 round(n / measured.wall_s, 1) if measured.status == "ok" and measured.wall_s and n else None
             )
             results.append(WayResult(way=way, rows=n, measured=measured, rows_per_s=rate, figures=figures))
-        rows_n = generated_rows or max((r.rows for r in results), default=0)
-        record["sizes"].append(
-            {
-                "rows": rows_n,
+            entry = {
+                "rows": generated_rows or max((r.rows for r in results), default=0),
                 "data": str(data),
                 "results": [asdict(r) for r in results],
                 "agreement": agreement(results),
             }
-        )
-        write_outputs(out, record)  # after every size, so a long run leaves partial results
+            if len(results) > 1:
+                record["sizes"][-1] = entry
+            else:
+                record["sizes"].append(entry)
+            write_outputs(out, record)  # after every way, so a long run leaves partial results
     md = write_outputs(out, record)
     return md.read_text() + f"\nwritten to {out}\n"
