@@ -63,3 +63,24 @@ def test_tables_queryable_with_dbt_show(settings, pipeline_run):
         settings, ["show", "--inline", "select rfm_segment, count(*) as n from marts.customer_rfm group by 1"]
     )
     assert step.success
+
+
+def test_docs_generate_catalogs_the_marts(settings, pipeline_run):
+    """`dbt docs generate` works against the built warehouse and documents the marts and their columns."""
+    from segmentation.dbt import run_dbt
+
+    assert run_dbt(settings, ["docs", "generate"]).success
+    catalog = json.loads((settings.target_dir / "catalog.json").read_text())
+    manifest = json.loads((settings.target_dir / "manifest.json").read_text())
+    rfm_id = "model.segmentation.customer_rfm"
+    assert rfm_id in catalog["nodes"], sorted(catalog["nodes"])[:10]
+    assert {"recency_days", "frequency", "monetary", "rfm_segment"} <= set(catalog["nodes"][rfm_id]["columns"])
+    undocumented = [
+        f"{node['name']}.{column}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        for column, spec in node["columns"].items()
+        if not spec.get("description")
+    ]
+    assert undocumented == []
+    assert all(n["description"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
