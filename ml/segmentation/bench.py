@@ -367,8 +367,6 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
                 by_type = ", ".join(f"{k} {v:.1f} s" for k, v in r["figures"]["dbt_seconds_by_type"].items())
                 lines += ["", f"## dbt nodes at {size['rows']:,} rows ({by_type})", ""]
                 lines += [f"- {n['node']}: {n['seconds']:.1f} s ({n['status']})" for n in slowest]
-    for size in record["sizes"]:
-        for r in size["results"]:
             stages = r["figures"].get("stage_seconds") or {}
             if stages:
                 lines += ["", f"## Pipeline stages at {size['rows']:,} rows", ""]
@@ -432,6 +430,8 @@ def run_bench(settings: Settings, rows: str, out_dir: Path | None = None, ways: 
         data, generated_rows = bench.dataset(token)
         tag = data.name.replace(".", "_")
         results: list[WayResult] = []
+        entry: dict[str, Any] = {"rows": generated_rows or 0, "data": str(data)}
+        record["sizes"].append(entry)
         for way in chosen:
             if way == "pipeline":
                 measured, figures = bench.run_pipeline(data, tag)
@@ -442,16 +442,11 @@ def run_bench(settings: Settings, rows: str, out_dir: Path | None = None, ways: 
                 round(n / measured.wall_s, 1) if measured.status == "ok" and measured.wall_s and n else None
             )
             results.append(WayResult(way=way, rows=n, measured=measured, rows_per_s=rate, figures=figures))
-            entry = {
-                "rows": generated_rows or max((r.rows for r in results), default=0),
-                "data": str(data),
-                "results": [asdict(r) for r in results],
-                "agreement": agreement(results),
-            }
-            if len(results) > 1:
-                record["sizes"][-1] = entry
-            else:
-                record["sizes"].append(entry)
+            entry.update(
+                rows=generated_rows or max(r.rows for r in results),
+                results=[asdict(r) for r in results],
+                agreement=agreement(results),
+            )
             write_outputs(out, record)  # after every way, so a long run leaves partial results
     md = write_outputs(out, record)
     return md.read_text() + f"\nwritten to {out}\n"

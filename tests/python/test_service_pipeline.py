@@ -29,6 +29,9 @@ pytestmark = pytest.mark.slow
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACT = PROJECT_DIR / "test-artifacts" / "service_pipeline.json"
 RUN_TIMEOUT_S = 1200.0
+# The console scripts installed beside this interpreter (the venv's).
+DBT = str(Path(sys.executable).parent / "dbt")
+SEGMENTATION = str(Path(sys.executable).parent / "segmentation")
 MARTS_SQL = {
     "segment_summary": "select * from marts.segment_summary order by segment_kind, segment",
     "dim_customers": (
@@ -83,7 +86,7 @@ def thrift_run():
                                            SEGMENTATION_METASTORE_PORT=str(free_port()))}
     try:
         started = time.monotonic()
-        done = subprocess.run([str(Path(sys.executable).parent / "segmentation"), "run", "--target", "thrift",
+        done = subprocess.run([SEGMENTATION, "run", "--target", "thrift",
                                "--no-report", "--k", "4"], env=env, cwd=PROJECT_DIR, capture_output=True,
                               text=True, timeout=RUN_TIMEOUT_S)
         wall = time.monotonic() - started
@@ -156,7 +159,7 @@ def test_bi_reads_during_a_rebuild(thrift_run):
                                            SEGMENTATION_THRIFT_HOST=host, SEGMENTATION_THRIFT_PORT=str(port),
                                            # dbt's artifacts apart from the project's target/ folder
                                            DBT_TARGET_PATH=str(svc.home / "dbt-target"))}
-    command = [str(Path(sys.executable).parent / "dbt"), "run",
+    command = [DBT, "run",
                "--select", "segment_summary", "dim_customers",
                "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target", "thrift"]
     started = time.monotonic()
@@ -213,9 +216,8 @@ def test_pipeline_on_standalone_cluster_matches_local_run(pipeline_run):
         remove_home(home)
 
 
-
 def _dbt_show_json(env: dict[str, str], sql: str) -> list[dict]:
-    done = subprocess.run([str(Path(sys.executable).parent / "dbt"), "show", "--quiet", "--output", "json",
+    done = subprocess.run([DBT, "show", "--quiet", "--output", "json",
                            "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR), "--inline", sql],
                           env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -246,7 +248,7 @@ def test_rerun_after_kills_leaves_complete_tables(pipeline_run):
     try:
         summary_path = home / "run_summary.json"
         env = {**os.environ, **_subprocess_env(home, summary_path), "PYTHONUNBUFFERED": "1"}
-        command = [str(Path(sys.executable).parent / "segmentation"), "run", "--no-report", "--k", "4"]
+        command = [SEGMENTATION, "run", "--no-report", "--k", "4"]
         _run_and_kill(command, env, "dbt build (to customer_rfm)", delay_s=25)
         _run_and_kill(command, env, "train clusters", delay_s=8)
         assert not summary_path.exists()
