@@ -92,10 +92,12 @@ def ingest(
     """Load files into raw.transactions. Reloading a file replaces that file's rows."""
     from segmentation.ingest import ingest_files
     from segmentation.spark import build_session
+    from segmentation.warehouse import recover_interrupted_run
 
     try:
         settings = _settings(master=master)
         spark = build_session(settings, "segmentation-ingest")
+        recover_interrupted_run(spark, typer.echo)
         result = ingest_files(spark, paths, encoding=encoding, replace_all=replace_all)
         typer.echo(result.describe())
     except SegmentationError as exc:

@@ -111,6 +111,7 @@ def run_pipeline(
     from segmentation.clustering import ClusteringConfig, train_clusters
     from segmentation.ingest import ingest_files
     from segmentation.spark import build_session
+    from segmentation.warehouse import recover_interrupted_run
 
     # Validate the clustering options before any table is touched.
     clustering_config = ClusteringConfig(
@@ -131,6 +132,7 @@ def run_pipeline(
     if spark is None:
         spark = steps.run("spark session", lambda: build_session(settings, "segmentation-run"))
     dbt_vars = {"as_of_date": options.as_of_date} if options.as_of_date else None
+    recover_interrupted_run(spark, echo)  # a killed run's half-written table would block this one
 
     steps.run(
         "ingest",
