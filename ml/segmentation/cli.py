@@ -28,6 +28,11 @@ class Algorithm(StrEnum):
     gaussian_mixture = "gaussian_mixture"
 
 
+class DataTests(StrEnum):
+    gate = "gate"
+    after = "after"
+
+
 class KRule(StrEnum):
     fixed = "fixed"
     silhouette = "silhouette"
@@ -61,6 +66,10 @@ def run(
     encoding: Annotated[str, typer.Option(help="CSV encoding, e.g. ISO-8859-1")] = "utf-8",
     as_of_date: Annotated[str | None, typer.Option(help="RFM as-of date YYYY-MM-DD")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Build the HTML report at the end")] = True,
+    data_tests: Annotated[
+        DataTests,
+        typer.Option(help="gate: dbt build, a failing test stops the run; after: all tests once, after the models"),
+    ] = DataTests.gate,
     master: MasterOpt = None,
 ) -> None:
     """The main job: ingest, dbt build to the RFM mart, train clusters, dbt build the cluster marts."""
@@ -75,6 +84,7 @@ def run(
         encoding=encoding,
         as_of_date=as_of_date,
         build_report=report,
+        data_tests=data_tests.value,
     )
     try:
         run_pipeline(_settings(target.value, master), options)

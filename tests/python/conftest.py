@@ -76,7 +76,9 @@ def uci_floor(spark):
 @pytest.fixture(scope="session")
 def pipeline_run(spark, settings):
     """One local `segmentation run` (k=4, no report) on the bundled sample, shared by the pipeline tests
-    and by the thrift/cluster tests that compare their figures with it."""
+    and by the thrift/cluster tests that compare their figures with it. It runs the tests after the models
+    (`--data-tests after`, what the benchmark measures); the subprocess runs those tests start use the
+    default `gate` mode, so comparing their figures with this run also compares the two modes."""
     from segmentation.pipeline import PipelineOptions, run_pipeline
 
-    return run_pipeline(settings, PipelineOptions(k=4, build_report=False), spark=spark)
+    return run_pipeline(settings, PipelineOptions(k=4, build_report=False, data_tests="after"), spark=spark)

@@ -53,7 +53,20 @@ def test_revenue_reconciles_between_lines_and_customers(spark, pipeline_run):
 def test_summary_json_written(settings, pipeline_run):
     summary = json.loads((settings.target_dir / "run_summary.json").read_text())
     assert summary["customers"] == pipeline_run.customers
-    assert set(summary["timings_seconds"]) >= {"ingest", "dbt build (to customer_rfm)", "train clusters", "total"}
+    assert list(summary["timings_seconds"]) == [
+        "ingest", "dbt run (to customer_rfm)", "train clusters", "dbt run (cluster marts)", "dbt test", "total"
+    ]
+
+
+def test_data_tests_after_runs_every_test_once_after_the_models(settings, pipeline_run):
+    """`--data-tests after`: the two model builds ran no test, the final `dbt test` ran all of them."""
+    manifest = json.loads((settings.target_dir / "manifest.json").read_text())
+    declared = [*manifest["nodes"], *manifest["unit_tests"]]
+    tests = {uid for uid in declared if uid.startswith(("test.", "unit_test."))}
+    ran = {uid for uid in pipeline_run.dbt_node_seconds if uid.startswith(("test.", "unit_test."))}
+    models = {uid for uid in pipeline_run.dbt_node_seconds if uid.startswith("model.")}
+    assert len(tests) > 100 and ran == tests
+    assert models == {uid for uid in manifest["nodes"] if uid.startswith("model.")}
 
 
 def test_tables_queryable_with_dbt_show(settings, pipeline_run):

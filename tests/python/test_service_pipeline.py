@@ -65,6 +65,7 @@ def _subprocess_env(home: Path, summary: Path, **extra: str) -> dict[str, str]:
 
 
 def _assert_same_figures(other: dict, local) -> None:
+    assert "dbt build (to customer_rfm)" in other["timings_seconds"]  # the default mode: tests gate the build
     assert other["customers"] == local.customers > 0
     assert other["total_monetary"] == pytest.approx(local.total_monetary, abs=0.01)
     assert other["rfm_segments"] == local.rfm_segments
