@@ -2,6 +2,9 @@
     One row per merchandise stock code with a purchase line in the analysis window: units, revenue,
     cancellation rate (matched cancelled units / purchased units of known customers), customers, and the
     three RFM segments that bring the product the most net revenue.
+    The description's mode and the two distinct counts are separate plain aggregations joined on stock_code:
+    `mode()` and two `count(distinct)` in one aggregation made this the slowest model (1e7 rows: 128-144 s
+    against 36-42 s for this form, same rows).
 #}
 with
 
@@ -17,22 +20,77 @@ customers as (
     from {{ ref('customer_rfm') }}
 ),
 
-products as (
+product_lines as (
     select
         stock_code,
-        mode(description, true) as description,
         sum(case when line_kind = 'purchase' then quantity else 0 end) as purchased_units,
         sum(case when line_kind = 'purchase' then gross_revenue else 0 end) as gross_revenue,
         sum(net_revenue) as net_revenue,
         sum(case when is_in_matching_scope and line_kind = 'purchase' then quantity else 0 end)
             as customer_purchased_units,
         sum(case when is_in_matching_scope and line_kind = 'cancellation' then matched_units else 0 end)
-            as cancelled_units,
-        count(distinct case when line_kind = 'purchase' then invoice_no end) as orders,
-        count(distinct customer_id) as customers
+            as cancelled_units
     from window_lines
     group by stock_code
     having sum(case when line_kind = 'purchase' then 1 else 0 end) > 0
+),
+
+product_invoices as (
+    select distinct
+        stock_code,
+        invoice_no
+    from window_lines
+    where line_kind = 'purchase'
+),
+
+product_orders as (
+    select
+        stock_code,
+        count(invoice_no) as orders
+    from product_invoices
+    group by stock_code
+),
+
+product_buyers as (
+    select distinct
+        stock_code,
+        customer_id
+    from window_lines
+),
+
+product_customers as (
+    select
+        stock_code,
+        count(customer_id) as customers
+    from product_buyers
+    group by stock_code
+),
+
+description_counts as (
+    select
+        stock_code,
+        description,
+        row_number() over (partition by stock_code order by count(*) desc, description asc) as description_rank
+    from window_lines
+    where description is not null
+    group by stock_code, description
+),
+
+products as (
+    select
+        product_lines.*,
+        description_counts.description,
+        coalesce(product_orders.orders, 0) as orders,
+        product_customers.customers
+    from product_lines
+    left join product_orders
+        on product_lines.stock_code = product_orders.stock_code
+    left join product_customers
+        on product_lines.stock_code = product_customers.stock_code
+    left join description_counts
+        on
+            product_lines.stock_code = description_counts.stock_code
+            and description_counts.description_rank = 1
 ),
 
 segment_revenue as (
