@@ -3,6 +3,7 @@ registered the table) blocks every later CREATE TABLE of that name until it is r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,14 @@ def test_half_written_folder_blocks_create_table_until_removed(spark):
         spark.sql(f"drop database if exists {SCHEMA} cascade")
 
 
-def test_recovery_covers_every_schema_the_pipeline_writes(pipeline_run, spark):
-    """PROJECT_SCHEMAS must name each schema a run creates, or a folder there would never be recovered."""
-    written = {row[0] for row in spark.sql("show databases").collect()} - {"default", SCHEMA}
-    assert written, "the pipeline run created no schema"
+def test_recovery_covers_every_schema_the_pipeline_writes(settings, pipeline_run, spark):
+    """PROJECT_SCHEMAS must name each schema the project writes, or a folder there would never be recovered:
+    every model's and seed's schema, the sources' (raw, ml) and each swap_table model's versions schema."""
+    manifest = json.loads((settings.target_dir / "manifest.json").read_text())
+    built = [node for node in manifest["nodes"].values() if node["resource_type"] in {"model", "seed"}]
+    written = {node["schema"] for node in built} | {source["schema"] for source in manifest["sources"].values()}
+    written |= {f"{node['schema']}_versions" for node in built if node["config"]["materialized"] == "swap_table"}
+    assert {"raw", "staging", "intermediate", "marts", "ml"} <= written
     assert written <= set(PROJECT_SCHEMAS)
     said: list[str] = []
     found = recover_interrupted_run(spark, said.append)
