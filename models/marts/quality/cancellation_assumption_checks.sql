@@ -17,6 +17,15 @@ scoped_lines as (
     where is_in_matching_scope
 ),
 
+-- One row per invoice first: two count(distinct) over every scoped line would make Spark expand them twice.
+scoped_invoices as (
+    select
+        invoice_no,
+        bool_or(line_kind = 'cancellation') as has_cancellation_line
+    from scoped_lines
+    group by invoice_no
+),
+
 line_checks as (
     select
         'cancellation_lines_fully_matched' as check_name,
@@ -65,9 +74,9 @@ invoice_checks as (
     select
         'cancelled_invoice_share' as check_name,
         'invoices' as unit,
-        count(distinct case when line_kind = 'cancellation' then invoice_no end) as matching_count,
-        count(distinct invoice_no) as total_count
-    from scoped_lines
+        count_if(has_cancellation_line) as matching_count,
+        count(*) as total_count
+    from scoped_invoices
 ),
 
 final as (
