@@ -5,9 +5,11 @@
     Arguments:
       frame: the window frame, e.g. 'rows between unbounded preceding and current row'.
       kind_order: an expression that is 0 for purchases and 1 for cancellations.
+    The partition leads with is_in_matching_scope so that lines out of scope never share a key's window
+    with lines in scope (int_transaction_lines_matched windows over all lines in one pass).
 #}
 {% macro matching_key_window(frame, kind_order='kind_order') -%}
-    partition by customer_id, stock_code
+    partition by is_in_matching_scope, customer_id, stock_code
     order by invoice_date, {{ kind_order }}, invoice_no, abs(quantity), unit_price, _source_file, _source_line
     {{ frame }}
 {%- endmacro %}

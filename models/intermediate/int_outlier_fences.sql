@@ -4,7 +4,8 @@
     Exact percentiles with linear interpolation (Spark percentile = pandas quantile), computed from a
     value histogram so that memory grows with distinct values, not with lines.
     A table of two rows: as a view, every reader (the enriched lines, data_quality_summary, the tests)
-    re-scanned all priced lines to recompute it.
+    re-scanned all lines to recompute it. Read from the matched lines, the table that materialises the
+    priced lines (matching only adds columns), so the imputation is not computed a second time.
 #}
 {{ config(materialized='table') }}
 {%- set iqr_k = var('iqr_k', 1.5) %}
@@ -15,7 +16,7 @@ purchase_lines as (
     select
         quantity,
         effective_unit_price
-    from {{ ref('int_transaction_lines_priced') }}
+    from {{ ref('int_transaction_lines_matched') }}
     where
         is_merchandise
         and line_kind = 'purchase'

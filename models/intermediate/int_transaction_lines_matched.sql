@@ -9,8 +9,11 @@
     With d = running (cancelled units - purchased units), a cancellation's unmatched_units is how much it
     raises the running maximum of d, floored at 0. matched_units = |quantity| - unmatched_units.
     Purchase lines get cancelled_units: the key's matched units allocated first-in, first-out.
-    All windows share one partitioning and order, so the whole model costs one shuffle.
-    Lines out of scope pass through with null matching columns (union all, no join back).
+    All windows share one partitioning and order, so the whole model costs one shuffle. The scope flag leads
+    the partition key: lines out of scope sort into partitions of their own and get null matching columns,
+    in one pass (a union of the two sets would compute the priced view once per branch).
+    The one line-level table between staging and fct_order_lines: the classified and priced lines are views
+    computed here, and the fences and the assumption checks read this table.
 #}
 {{ config(materialized='table') }}
 with
@@ -32,14 +35,13 @@ scope_flagged as (
     from priced_lines
 ),
 
-in_scope as (
+with_units as (
     select
         *,
         case when line_kind = 'purchase' then quantity else 0 end as purchased_units,
         case when line_kind = 'cancellation' then -quantity else 0 end as cancellation_units,
         case when line_kind = 'purchase' then 0 else 1 end as kind_order
     from scope_flagged
-    where is_in_matching_scope
 ),
 
 running_balance as (
@@ -47,7 +49,7 @@ running_balance as (
         *,
         sum(cancellation_units - purchased_units) over key_order as cancel_minus_purchase_balance,
         coalesce(sum(purchased_units) over key_order_before, 0) as purchased_units_before
-    from in_scope
+    from with_units
     window
         key_order as ({{ matching_key_window('rows between unbounded preceding and current row') }}),
         key_order_before as ({{ matching_key_window('rows between unbounded preceding and 1 preceding') }})
@@ -67,53 +69,42 @@ running_peak as (
 units_matched as (
     select
         *,
-        case when line_kind = 'cancellation' then peak_now - peak_before end as unmatched_units,
-        case when line_kind = 'cancellation' then cancellation_units - (peak_now - peak_before) end as matched_units
+        case
+            when is_in_matching_scope and line_kind = 'cancellation' then peak_now - peak_before
+        end as unmatched_units,
+        case
+            when is_in_matching_scope and line_kind = 'cancellation'
+                then cancellation_units - (peak_now - peak_before)
+        end as matched_units
     from running_peak
 ),
 
 key_totals as (
     select
         *,
-        sum(coalesce(matched_units, 0)) over (partition by customer_id, stock_code) as key_matched_units
+        sum(coalesce(matched_units, 0)) over (
+            partition by is_in_matching_scope, customer_id, stock_code
+        ) as key_matched_units
     from units_matched
 ),
 
-scoped_final as (
+final as (
     select
         {{ priced_line_columns() }},
         is_in_matching_scope,
         matched_units,
         unmatched_units,
         case
-            when line_kind != 'cancellation' then null
+            when matched_units is null then null
             when unmatched_units = 0 then 'full'
             when matched_units = 0 then 'none'
             else 'partial'
         end as match_status,
         case
-            when line_kind = 'purchase'
+            when is_in_matching_scope and line_kind = 'purchase'
                 then least(quantity, greatest(cast(0 as bigint), key_matched_units - purchased_units_before))
         end as cancelled_units
     from key_totals
-),
-
-out_of_scope as (
-    select
-        {{ priced_line_columns() }},
-        is_in_matching_scope,
-        cast(null as bigint) as matched_units,
-        cast(null as bigint) as unmatched_units,
-        cast(null as string) as match_status,
-        cast(null as bigint) as cancelled_units
-    from scope_flagged
-    where not is_in_matching_scope
-),
-
-final as (
-    select * from scoped_final
-    union all
-    select * from out_of_scope
 )
 
 select * from final

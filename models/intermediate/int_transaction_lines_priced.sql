@@ -2,8 +2,9 @@
     One row per kept transaction line, with UnitPrice = 0 mode imputation (SPEC 4) and the analysis-window
     flag (SPEC 7). Only merchandise purchase lines with unit_price = 0 are imputed; every other line keeps
     effective_unit_price = unit_price.
+    A view: int_transaction_lines_matched reads it once and materialises the lines, so every kept line is
+    written once between staging and fct_order_lines (its data tests run on that table).
 #}
-{{ config(materialized='table') }}
 with
 
 classified_lines as (
