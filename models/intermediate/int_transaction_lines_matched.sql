@@ -83,7 +83,7 @@ key_totals as (
     select
         *,
         sum(coalesce(matched_units, 0)) over (
-            partition by is_in_matching_scope, customer_id, stock_code
+            {{ matching_key_window('rows between unbounded preceding and unbounded following') }}
         ) as key_matched_units
     from units_matched
 ),
