@@ -318,6 +318,25 @@ def test_missing_model_fails_and_writes_nothing(four_archetypes, trained_k4, set
     assert snapshot(spark) == before
 
 
+def test_concurrent_sweep_equals_one_fit_at_a_time(four_archetypes, monkeypatch):
+    """The sweep fits several k side by side; every k must come out as it does when fitted alone."""
+    from segmentation.clustering import io, select
+    from segmentation.clustering.features import FEATURES_COL, fit_preprocessing, population
+
+    pop = population(io.read_customer_rfm(four_archetypes))
+    scaled = fit_preprocessing(pop).transform(pop).select("customer_id", FEATURES_COL).cache()
+    try:
+        ks = [2, 3, 4, 5, 6]
+        monkeypatch.setattr(select, "sweep_concurrency", lambda _: 3)
+        side_by_side = select.points_of(select.sweep(scaled, "kmeans", ks, 42, 30, 1e-4))
+        monkeypatch.setattr(select, "sweep_concurrency", lambda _: 1)
+        one_at_a_time = select.points_of(select.sweep(scaled, "kmeans", ks, 42, 30, 1e-4))
+    finally:
+        scaled.unpersist()
+    assert [p.k for p in side_by_side] == ks
+    assert side_by_side == one_at_a_time
+
+
 def test_k_rules_find_three_blobs(spark, settings, trained_k4):
     from segmentation.clustering import ClusteringConfig, train_clusters
     from segmentation.clustering.select import SweepPoint, choose_k

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -31,8 +32,21 @@ def sweep(
     scaled: DataFrame, algorithm: str, ks: Sequence[int], seed: int, max_iter: int, tol: float
 ) -> dict[int, FittedClustering]:
     """Fit every k on the same cached features. The fitted models are kept (they are tiny) so the
-    chosen one is reused instead of being refitted."""
-    return {k: fit_clustering(scaled, algorithm, k, seed, max_iter, tol) for k in ks}
+    chosen one is reused instead of being refitted.
+
+    The fits run side by side, as many as the cluster has cores per partition of the features: the
+    per-customer features are small and often one partition, so one fit at a time leaves cores idle. Each
+    fit reads the same partitions with its own seed, so the results do not depend on the concurrency."""
+    workers = max(1, min(len(ks), sweep_concurrency(scaled)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k-sweep") as pool:
+        fitted = pool.map(lambda k: fit_clustering(scaled, algorithm, k, seed, max_iter, tol), ks)
+        return dict(zip(ks, fitted, strict=True))
+
+
+def sweep_concurrency(scaled: DataFrame) -> int:
+    """How many fits keep the cores busy: the cluster's default parallelism over the features' partitions."""
+    cores = scaled.sparkSession.sparkContext.defaultParallelism
+    return max(1, cores // max(1, scaled.rdd.getNumPartitions()))
 
 
 def points_of(fits: dict[int, FittedClustering]) -> list[SweepPoint]:
