@@ -321,16 +321,17 @@ def test_missing_model_fails_and_writes_nothing(four_archetypes, trained_k4, set
 def test_concurrent_sweep_equals_one_fit_at_a_time(four_archetypes, monkeypatch):
     """The sweep fits several k side by side; every k must come out as it does when fitted alone."""
     from segmentation.clustering import io, select
-    from segmentation.clustering.features import FEATURES_COL, fit_preprocessing, population
+    from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL
+    from segmentation.clustering.features import fit_preprocessing, population, scaled_features
 
     pop = population(io.read_customer_rfm(four_archetypes))
-    scaled = fit_preprocessing(pop).transform(pop).select("customer_id", FEATURES_COL).cache()
+    scaled = scaled_features(fit_preprocessing(pop), pop)
     try:
         ks = [2, 3, 4, 5, 6]
         monkeypatch.setattr(select, "sweep_concurrency", lambda _: 3)
-        side_by_side = select.points_of(select.sweep(scaled, "kmeans", ks, 42, 30, 1e-4))
+        side_by_side = select.points_of(select.sweep(scaled, "kmeans", ks, 42, DEFAULT_MAX_ITER, DEFAULT_TOL))
         monkeypatch.setattr(select, "sweep_concurrency", lambda _: 1)
-        one_at_a_time = select.points_of(select.sweep(scaled, "kmeans", ks, 42, 30, 1e-4))
+        one_at_a_time = select.points_of(select.sweep(scaled, "kmeans", ks, 42, DEFAULT_MAX_ITER, DEFAULT_TOL))
     finally:
         scaled.unpersist()
     assert [p.k for p in side_by_side] == ks

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from segmentation.clustering import io
 from segmentation.clustering.config import ALGORITHMS, DEFAULT_MAX_ITER, DEFAULT_TOL, FIXED_K_MAX, FIXED_K_MIN
-from segmentation.clustering.features import FEATURES_COL, check_population, fit_preprocessing, population
+from segmentation.clustering.features import check_population, fit_preprocessing, population, scaled_features
 from segmentation.clustering.runner import new_run_id
 from segmentation.clustering.train import COST_MEASURES, fit_clustering
 from segmentation.config import Settings
@@ -53,8 +52,7 @@ def compare_algorithms(spark: SparkSession, settings: Settings, k: int | None, s
     if stats.customers < k:
         raise SegmentationError(f"only {stats.customers} customer(s) with monetary > 0, fewer than k = {k}")
 
-    scaled = fit_preprocessing(pop).transform(pop).select("customer_id", FEATURES_COL)
-    scaled = scaled.persist(StorageLevel.MEMORY_AND_DISK)
+    scaled = scaled_features(fit_preprocessing(pop), pop)
     try:
         fits = [fit_clustering(scaled, a, k, seed, DEFAULT_MAX_ITER, DEFAULT_TOL) for a in ALGORITHMS]
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyspark import StorageLevel
 from pyspark.ml import Pipeline, PipelineModel, Transformer
 from pyspark.ml.feature import SQLTransformer, StandardScaler, StandardScalerModel, VectorAssembler
 from pyspark.sql import DataFrame
@@ -82,6 +83,12 @@ def build_pipeline(estimator) -> Pipeline:
 def fit_preprocessing(pop: DataFrame) -> PipelineModel:
     """Fit the feature stages once; the k sweep reuses the scaled data instead of refitting the scaler."""
     return Pipeline(stages=preprocessing_stages()).fit(pop)
+
+
+def scaled_features(prep: PipelineModel, pop: DataFrame) -> DataFrame:
+    """The customers' standardised features, persisted: every fit of a sweep or a comparison reads them, so
+    they are computed once. The caller unpersists them."""
+    return prep.transform(pop).select("customer_id", FEATURES_COL).persist(StorageLevel.MEMORY_AND_DISK)
 
 
 def with_estimator(prep: PipelineModel, fitted: Transformer) -> PipelineModel:

@@ -21,11 +21,11 @@ from pyspark.sql import functions as F
 from segmentation.clustering import io
 from segmentation.clustering.config import ClusteringConfig
 from segmentation.clustering.features import (
-    FEATURES_COL,
     LOG_FEATURES,
     check_population,
     fit_preprocessing,
     population,
+    scaled_features,
     with_estimator,
 )
 from segmentation.clustering.naming import name_clusters
@@ -127,8 +127,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
         )
 
     prep = fit_preprocessing(pop)
-    # The one DataFrame every fit reads: cached once, so the 9 sweep fits do not re-read the mart.
-    scaled = prep.transform(pop).select("customer_id", FEATURES_COL).persist(StorageLevel.MEMORY_AND_DISK)
+    scaled = scaled_features(prep, pop)
     assigned: DataFrame | None = None
     try:
         scaled.count()
