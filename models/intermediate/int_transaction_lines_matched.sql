@@ -19,7 +19,9 @@
 with
 
 priced_lines as (
-    select * from {{ ref('int_transaction_lines_priced') }}
+    {# line_id is re-derived after the sorts: they carry the lineage pair, not a third wide string. #}
+    select {{ priced_line_columns(with_line_id=false) }}
+    from {{ ref('int_transaction_lines_priced') }}
 ),
 
 scope_flagged as (
@@ -90,7 +92,8 @@ key_totals as (
 
 final as (
     select
-        {{ priced_line_columns() }},
+        {{ source_line_id() }} as line_id,
+        {{ priced_line_columns(with_line_id=false) }},
         is_in_matching_scope,
         matched_units,
         unmatched_units,

@@ -53,6 +53,37 @@ with_reject_reason as (
     from typed
 ),
 
+{# The raw text of rejected rows is kept for tracing, null otherwise. Packed before the duplicate sort,
+   so that sort carries one null per kept row instead of six raw strings. #}
+with_rejected_raw_values as (
+    select
+        _source_file,
+        _source_line,
+        _loaded_at,
+        invoice_no,
+        stock_code,
+        customer_id,
+        raw_description,
+        raw_country,
+        quantity,
+        unit_price,
+        invoice_date,
+        reject_reason,
+        case
+            when reject_reason is not null
+                then
+                    named_struct(
+                        'invoice_no', raw_invoice_no,
+                        'stock_code', raw_stock_code,
+                        'quantity', raw_quantity,
+                        'invoice_date', raw_invoice_date,
+                        'unit_price', raw_unit_price,
+                        'customer_id', raw_customer_id
+                    )
+        end as rejected_raw_values
+    from with_reject_reason
+),
+
 with_occurrence as (
     select
         *,
@@ -63,13 +94,13 @@ with_occurrence as (
                 invoice_date, unit_price, customer_id, raw_country
             order by _source_file, _source_line
         ) as occurrence_number
-    from with_reject_reason
+    from with_rejected_raw_values
 ),
 
 renamed as (
     select
         -- ids
-        concat(_source_file, ':', cast(_source_line as string)) as line_id,
+        {{ source_line_id() }} as line_id,
         invoice_no,
         stock_code,
         customer_id,
@@ -99,21 +130,10 @@ renamed as (
         invoice_date,
         _loaded_at,
 
-        -- lineage: the raw text of rejected rows is kept for tracing, null otherwise
+        -- lineage
         _source_file,
         _source_line,
-        case
-            when reject_reason is not null
-                then
-                    named_struct(
-                        'invoice_no', raw_invoice_no,
-                        'stock_code', raw_stock_code,
-                        'quantity', raw_quantity,
-                        'invoice_date', raw_invoice_date,
-                        'unit_price', raw_unit_price,
-                        'customer_id', raw_customer_id
-                    )
-        end as rejected_raw_values
+        rejected_raw_values
     from with_occurrence
 )
 
