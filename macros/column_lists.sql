@@ -2,9 +2,8 @@
     Explicit column lists reused by models that pass line-level columns through several CTEs
     (no `select *` in models that feed marts).
 #}
-{#- with_line_id=false leaves out line_id, for models that re-derive it with source_line_id() after a sort. -#}
-{% macro priced_line_columns(with_line_id=true) -%}
-    {% if with_line_id %}line_id,{% endif %}
+{#- line_id is not in the list: models re-derive it with source_line_id() after their sorts. -#}
+{% macro priced_line_columns() -%}
     invoice_no,
     stock_code,
     customer_id,

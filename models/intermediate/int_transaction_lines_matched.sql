@@ -20,7 +20,7 @@ with
 
 priced_lines as (
     {# line_id is re-derived after the sorts: they carry the lineage pair, not a third wide string. #}
-    select {{ priced_line_columns(with_line_id=false) }}
+    select {{ priced_line_columns() }}
     from {{ ref('int_transaction_lines_priced') }}
 ),
 
@@ -93,7 +93,7 @@ key_totals as (
 final as (
     select
         {{ source_line_id() }} as line_id,
-        {{ priced_line_columns(with_line_id=false) }},
+        {{ priced_line_columns() }},
         is_in_matching_scope,
         matched_units,
         unmatched_units,
