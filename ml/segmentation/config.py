@@ -38,7 +38,7 @@ class Settings:
     spark_master: str | None = None
     driver_memory: str = "4g"
     executor_memory: str | None = None
-    shuffle_partitions: int = 200  # Spark's default; AQE coalesces small shuffles (README, Benchmark)
+    shuffle_partitions: int = 8
     metastore_url: str | None = None  # JDBC URL of a shared metastore; None means embedded Derby
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
 
@@ -58,7 +58,7 @@ class Settings:
             spark_master=os.environ.get("SEGMENTATION_SPARK_MASTER") or None,
             driver_memory=os.environ.get("SEGMENTATION_DRIVER_MEMORY", "4g"),
             executor_memory=os.environ.get("SEGMENTATION_EXECUTOR_MEMORY") or None,
-            shuffle_partitions=_env_int("SEGMENTATION_SHUFFLE_PARTITIONS", 200),
+            shuffle_partitions=_env_int("SEGMENTATION_SHUFFLE_PARTITIONS", 8),
             metastore_url=os.environ.get("SEGMENTATION_METASTORE_URL") or None,
             extra_spark_conf=extra,
         )
