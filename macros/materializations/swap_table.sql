@@ -50,22 +50,37 @@
         {%- endcall %}
     {% endif %}
 
-    {#- 3. Drop all but the newest keep_versions versions (fixed-width timestamps sort as text).
-         Listed with plain SQL: the version built above did not go through dbt's relation cache. -#}
-    {%- set listed = run_query("show tables in " ~ versions_schema ~ " like '" ~ version_prefix ~ "*'") -%}
-    {%- set versions = [] -%}
-    {% for row in listed.rows %}
-        {%- set name = row['tableName'] -%}
-        {% if name.startswith(version_prefix) and name[version_prefix | length:] | length == 20 %}
-            {% do versions.append(name) %}
-        {% endif %}
-    {% endfor %}
-    {% for old in (versions | sort(reverse=True))[keep_versions:] %}
-        {% do adapter.drop_relation(api.Relation.create(database=database, schema=versions_schema,
-                                                        identifier=old, type='table')) %}
-    {% endfor %}
+    {#- 3. Drop all but the newest keep_versions versions. -#}
+    {% do drop_table_versions(versions_schema, version_prefix, keep_versions) %}
 
     {% do persist_docs(target_relation, model) %}
     {{ run_hooks(post_hooks) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#
+    Drop the versions `<versions_schema>.<version_prefix><20-digit UTC timestamp>` of a swap_table model,
+    all but the newest `keep` (fixed-width timestamps sort as text). Listed with plain SQL: the version a
+    swap_table build just wrote did not go through dbt's relation cache. keep = 0 removes every version, for
+    a model that stopped being a swap_table (a missing versions schema is nothing to drop).
+#}
+{% macro drop_table_versions(versions_schema, version_prefix, keep) %}
+    {% if execute %}
+        {%- set schema_found = run_query("show databases like '" ~ versions_schema ~ "'") -%}
+        {% if schema_found.rows | length > 0 %}
+            {%- set listed = run_query("show tables in " ~ versions_schema ~ " like '" ~ version_prefix ~ "*'") -%}
+            {%- set versions = [] -%}
+            {% for row in listed.rows %}
+                {%- set name = row['tableName'] -%}
+                {% if name.startswith(version_prefix) and name[version_prefix | length:] | length == 20 %}
+                    {% do versions.append(name) %}
+                {% endif %}
+            {% endfor %}
+            {% for old in (versions | sort(reverse=True))[keep:] %}
+                {% do adapter.drop_relation(api.Relation.create(schema=versions_schema, identifier=old,
+                                                                type='table')) %}
+            {% endfor %}
+        {% endif %}
+    {% endif %}
+{% endmacro %}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 # The schemas the project writes (dbt_project.yml, the swap_table versions schema, ingest and ML).
-PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "marts_versions", "ml")
+PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "intermediate_versions", "marts", "marts_versions", "ml")
 
 
 @dataclass

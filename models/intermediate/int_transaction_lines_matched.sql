@@ -15,7 +15,8 @@
     The one line-level table between staging and fct_order_lines: the classified and priced lines are views
     computed here, and the fences and the assumption checks read this table.
 #}
-{{ config(materialized='table') }}
+{# swap_table: marts.fct_order_lines is a view over this table, and BI clients must never see it missing. #}
+{{ config(materialized='swap_table') }}
 with
 
 priced_lines as (

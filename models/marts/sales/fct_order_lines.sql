@@ -2,7 +2,16 @@
     One row per kept transaction line (all line kinds), net of matched cancellations: net_quantity and
     net_revenue carry each line's contribution to RFM (SPEC 5-7), with imputation, outlier and matching flags.
     Summing net_revenue over a customer's lines gives customer_rfm.monetary (raw-value mode).
+    A view, not a table: its columns are cheap projections of int_transaction_lines_matched and the two-row
+    fences, so writing every line a second time cost more than its readers recompute (README, Benchmark,
+    step 7). Both inputs are swap_tables, so BI clients reading this view never see them missing or
+    half-written while dbt rebuilds them. The post-hook drops the versioned tables that builds from before
+    this change left in marts_versions.
 #}
+{{ config(
+    materialized='view',
+    post_hook="{{ drop_table_versions('marts_versions', 'fct_order_lines__v', 0) }}"
+) }}
 with
 
 enriched_lines as (
