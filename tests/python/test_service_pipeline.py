@@ -259,8 +259,8 @@ def test_rerun_after_kills_leaves_complete_tables(pipeline_run):
         # yet registered its table is too short to hit by timing, so what it leaves is planted: files under
         # _temporary, no _SUCCESS, no table. Unrecovered, every later build of the model would fail with
         # LOCATION_ALREADY_EXISTS.
-        _run_and_kill(command, env, "START sql table model intermediate.int_transaction_lines_matched", 0)
-        half_written = home / "spark-warehouse" / "intermediate.db" / "int_transaction_lines_matched"
+        _run_and_kill(command, env, "START sql table model staging.stg_online_retail__transaction_lines", 0)
+        half_written = home / "spark-warehouse" / "staging.db" / "stg_online_retail__transaction_lines"
         (half_written / "_temporary" / "0").mkdir(parents=True, exist_ok=True)
         (half_written / "_temporary" / "0" / "part-00000.parquet").write_bytes(b"partial")
         printed = _run_and_kill(command, env, "==> train clusters ", delay_s=8)
@@ -279,7 +279,7 @@ def test_rerun_after_kills_leaves_complete_tables(pipeline_run):
         assert counts["rfm"] == counts["dim"] == pipeline_run.customers
         assert counts["no_cluster"] == 0
         assert counts["raw_rows"] == sum(pipeline_run.row_fates.values())  # three ingests, no duplicate rows
-        _record("kill_and_rerun", {"kills": ["dbt starts int_transaction_lines_matched (half-written folder)",
+        _record("kill_and_rerun", {"kills": ["dbt starts stg_online_retail__transaction_lines (half-written folder)",
                                              "train clusters +8 s"],
                                    "rerun_customers": counts["dim"], "equal_to_local": True})
     finally:
