@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from segmentation.config import Settings
+from segmentation.config import Settings, shuffle_partitions_for
 from segmentation.errors import SegmentationError
 
 WAYS = ("pipeline", "floor", "pandas")
@@ -189,23 +189,28 @@ class Bench:
             done.write_text(dt.datetime.now(dt.UTC).isoformat())
         return folder, rows
 
-    def run_way(self, way: str, data: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+    def run_way(self, way: str, data: Path, tag: str, rows: int | None = None) -> tuple[Measured, dict[str, Any]]:
         result_file = self.cache / f"result_{way}_{tag}.json"
         result_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file), "--k", "4"]
         if data:
             cmd += ["--data", str(data)]
         memory_cap = int(psutil.virtual_memory().total * 0.8) if way == "pandas" else None
-        home = self.cache / f"home_{way}"
+        env = self.env(home=self.cache / f"home_{way}")
+        if rows and "SEGMENTATION_SHUFFLE_PARTITIONS" not in env:
+            # The floor gets the shuffle partition count the pipeline sizes from the same rows.
+            env["SEGMENTATION_SHUFFLE_PARTITIONS"] = str(shuffle_partitions_for(rows))
         measured = measure(
             cmd,
-            env=self.env(home),
+            env=env,
             cwd=self.project,
             log=self.logs / f"{way}_{tag}.log",
             timeout_s=self.timeout_s,
             memory_cap=memory_cap,
         )
         figures = json.loads(result_file.read_text()) if result_file.is_file() else {}
+        if way == "floor" and "SEGMENTATION_SHUFFLE_PARTITIONS" in env:
+            figures["shuffle_partitions"] = int(env["SEGMENTATION_SHUFFLE_PARTITIONS"])
         if figures.get("status") == "out_of_memory":
             measured.status = "out_of_memory"
         return measured, figures
@@ -243,7 +248,8 @@ class Bench:
             for node in nodes:  # model / test / unit_test / seed / operation, from the unique_id prefix
                 kind = str(node["node"]).split(".", 1)[0]
                 by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 3)
-            figures |= {"stage_seconds": stages, "dbt_nodes": nodes, "dbt_seconds_by_type": by_type}
+            figures |= {"stage_seconds": stages, "dbt_nodes": nodes, "dbt_seconds_by_type": by_type,
+                        "shuffle_partitions": summary.get("shuffle_partitions")}
             if measured.status == "ok":
                 figures["data_tests_s"] = stages.get("dbt test", 0.0)
                 figures["transform_and_train_s"] = round(measured.wall_s - figures["data_tests_s"], 3)
@@ -444,7 +450,7 @@ def run_bench(settings: Settings, rows: str, out_dir: Path | None = None, ways: 
             if way == "pipeline":
                 measured, figures = bench.run_pipeline(data, tag)
             else:
-                measured, figures = bench.run_way(way, data, tag)
+                measured, figures = bench.run_way(way, data, tag, generated_rows)
             n = generated_rows or int(figures.get("stats", {}).get("raw_rows", 0)) or 0
             rate = (
                 round(n / measured.wall_s, 1) if measured.status == "ok" and measured.wall_s and n else None

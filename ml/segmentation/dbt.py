@@ -4,6 +4,9 @@ SparkSession instead of starting a JVM of its own."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +38,8 @@ def run_dbt(settings: Settings, args: list[str], *, vars_: dict | None = None) -
     ]
     if vars_:
         command += ["--vars", json.dumps(vars_)]
-    result = dbtRunner().invoke(command)
+    with _shuffle_partitions_env(settings.shuffle_partitions):
+        result = dbtRunner().invoke(command)
     timings: dict[str, float] = {}
     failures: list[str] = []
     for node in getattr(result.result, "results", None) or []:
@@ -49,6 +53,23 @@ def run_dbt(settings: Settings, args: list[str], *, vars_: dict | None = None) -
         detail = "; ".join(failures) or str(result.exception or "see dbt output above")
         raise SegmentationError(f"dbt {' '.join(args)} failed: {detail}")
     return step
+
+
+@contextmanager
+def _shuffle_partitions_env(partitions: int | None) -> Iterator[None]:
+    """profiles.yml reads the session target's shuffle partitions from the environment; a count the
+    pipeline sized from its input holds for this invocation only, not for later ones in the process."""
+    name = "SEGMENTATION_SHUFFLE_PARTITIONS"
+    before = os.environ.get(name)
+    if partitions:
+        os.environ[name] = str(partitions)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def read_run_results(settings: Settings) -> dict:

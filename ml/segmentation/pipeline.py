@@ -19,14 +19,14 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.config import Settings
+from segmentation.config import Settings, shuffle_partitions_for
 from segmentation.dbt import run_dbt
 from segmentation.errors import SegmentationError
 
@@ -66,6 +66,7 @@ class RunSummary:
     cluster_sizes: dict[str, int] = field(default_factory=dict)
     timings_seconds: dict[str, float] = field(default_factory=dict)
     dbt_node_seconds: dict[str, float] = field(default_factory=dict)
+    shuffle_partitions: int | None = None
     report_path: str | None = None
 
     def describe(self) -> str:
@@ -142,10 +143,14 @@ def run_pipeline(
     dbt_vars = {"as_of_date": options.as_of_date} if options.as_of_date else None
     recover_interrupted_run(spark, echo)  # a killed run's half-written table would block this one
 
-    steps.run(
-        "ingest",
-        lambda: echo("    " + ingest_files(spark, paths, encoding=options.encoding, replace_all=True).describe()),
-    )
+    ingested = steps.run("ingest", lambda: ingest_files(spark, paths, encoding=options.encoding, replace_all=True))
+    echo("    " + ingested.describe())
+    if settings.shuffle_partitions is None:
+        # Sized from the input; dbt (session target) gets it through profiles.yml, see run_dbt. The Thrift
+        # server keeps the count it was started with.
+        settings = replace(settings, shuffle_partitions=shuffle_partitions_for(ingested.total_rows))
+        spark.conf.set("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        echo(f"    shuffle partitions: {settings.shuffle_partitions} (for {ingested.total_rows:,} raw rows)")
     if settings.target == "thrift":
         # The Thrift server caches file listings per table; make it see the freshly written partitions.
         from segmentation.service.thrift import refresh_pipeline_tables
@@ -179,6 +184,8 @@ def run_pipeline(
         tests = steps.run("dbt test", lambda: run_dbt(settings, ["test"], vars_=dbt_vars))
         summary.dbt_node_seconds.update(tests.node_timings)
 
+    # Read back: with the session target dbt applies profiles.yml's count to this session on every statement.
+    summary.shuffle_partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
     if settings.target == "thrift":
         for table in ("staging.stg_online_retail__transaction_lines", "marts.customer_rfm", "marts.dim_customers"):
             spark.catalog.refreshTable(table)

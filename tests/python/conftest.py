@@ -79,6 +79,10 @@ def pipeline_run(spark, settings):
     and by the thrift/cluster tests that compare their figures with it. It runs the tests after the models
     (`--data-tests after`, what the benchmark measures); the subprocess runs those tests start use the
     default `gate` mode, so comparing their figures with this run also compares the two modes."""
+    from dataclasses import replace
+
     from segmentation.pipeline import PipelineOptions, run_pipeline
 
-    return run_pipeline(settings, PipelineOptions(k=4, build_report=False, data_tests="after"), spark=spark)
+    # The environment fixes 4 shuffle partitions for the other tests; this run sizes its own from the input.
+    sized = replace(settings, shuffle_partitions=None)
+    return run_pipeline(sized, PipelineOptions(k=4, build_report=False, data_tests="after"), spark=spark)

@@ -4,6 +4,7 @@ every test here through the session-scoped `pipeline_run` fixture (conftest.py).
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -48,6 +49,28 @@ def test_revenue_reconciles_between_lines_and_customers(spark, pipeline_run):
     customers = spark.sql("select sum(monetary), count(*) from marts.customer_rfm").first()
     assert abs(float(lines) - float(customers[0])) <= 0.005 * customers[1]
     assert float(customers[0]) == pytest.approx(pipeline_run.total_monetary)
+
+
+def test_shuffle_partitions_sized_from_the_input_reach_dbt(spark, pipeline_run):
+    from segmentation.config import MIN_SHUFFLE_PARTITIONS, shuffle_partitions_for
+
+    assert shuffle_partitions_for(spark.table("raw.transactions").count()) == MIN_SHUFFLE_PARTITIONS == 8
+    # Read back from the session after dbt's statements: had the sized count not reached profiles.yml,
+    # dbt would have applied the environment's 4 (conftest), and the environment is left as it was.
+    assert pipeline_run.shuffle_partitions == 8
+    assert os.environ["SEGMENTATION_SHUFFLE_PARTITIONS"] == "4"
+
+
+def test_shuffle_partitions_grow_with_the_input(monkeypatch):
+    from segmentation.config import Settings, shuffle_partitions_for
+
+    assert [shuffle_partitions_for(n) for n in (0, 1_000, 8_000_000, 8_000_001, 50_000_000)] == [8, 8, 8, 9, 50]
+    monkeypatch.delenv("SEGMENTATION_SHUFFLE_PARTITIONS", raising=False)
+    unset = Settings.from_env()
+    assert unset.shuffle_partitions is None  # the pipeline sizes it after ingest
+    assert unset.spark_conf()["spark.sql.shuffle.partitions"] == "8"  # other commands, until then
+    monkeypatch.setenv("SEGMENTATION_SHUFFLE_PARTITIONS", "12")
+    assert Settings.from_env().shuffle_partitions == 12  # an explicit count always wins
 
 
 def test_summary_json_written(settings, pipeline_run):
