@@ -224,7 +224,8 @@ def test_rerun_on_a_standalone_cluster_after_kills_leaves_complete_tables(pipeli
     home = service_home("seg_kill_")
     try:
         summary_path = home / "run_summary.json"
-        env = {**os.environ, **_subprocess_env(home, summary_path), "PYTHONUNBUFFERED": "1"}
+        run_env = _subprocess_env(home, summary_path)
+        env = {**os.environ, **run_env, "PYTHONUNBUFFERED": "1"}
         # The killed runs build without tests (`--data-tests after`), so they reach the ML step sooner; the
         # kill points are the same in both modes.
         killed = [SEGMENTATION, "run", "--no-report", "--k", "4", "--data-tests", "after"]
@@ -246,9 +247,7 @@ def test_rerun_on_a_standalone_cluster_after_kills_leaves_complete_tables(pipeli
             started = time.monotonic()
             done = run_pipeline_subprocess(
                 cluster.master_url, home, ["--no-report", "--k", "4"],
-                extra_env={**_subprocess_env(home, summary_path),
-                           "SEGMENTATION_SPARK_MASTER": cluster.master_url,
-                           "SEGMENTATION_EXECUTOR_MEMORY": "1g"},
+                extra_env={**run_env, "SEGMENTATION_EXECUTOR_MEMORY": "1g"},  # the master: from the helper
                 timeout=RUN_TIMEOUT_S)
             wall = time.monotonic() - started
             state = cluster.state()
