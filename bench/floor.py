@@ -3,17 +3,20 @@
 It is what the pipeline would cost with nothing but the necessary work: one CSV scan, one shuffle
 for duplicates and the customer fill-in (both keyed by invoice), one shuffle for cancellation
 matching and the customer aggregates (both keyed by customer), small aggregates collected to the
-driver, then MLlib KMeans. Two small caches (kept lines, per-customer rows) avoid re-parsing.
+driver, then MLlib KMeans: the same k sweep as the pipeline, keeping its fit at k. Two small caches
+(kept lines, per-customer rows) avoid re-parsing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.ml.clustering import KMeans
+from pyspark.ml.clustering import KMeans, KMeansModel
+from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -31,6 +34,7 @@ from bench.common import (
     map_columns,
     outlier_summary,
 )
+from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL, SWEEP_K_MAX, SWEEP_K_MIN
 
 
 def _text(col: Column) -> Column:
@@ -286,8 +290,11 @@ def score_and_segment(customers: DataFrame) -> DataFrame:
     return scored.withColumn("segment", segment.otherwise(OTHERS))
 
 
-def cluster(customers: DataFrame, k: int, seed: int) -> tuple[DataFrame, list[int]]:
-    """SPEC 9: monetary > 0, log1p features, standardised, KMeans; ids by centroid monetary desc."""
+def cluster(customers: DataFrame, k: int, seed: int) -> tuple[DataFrame, list[int], dict[str, Any]]:
+    """SPEC 9: monetary > 0, log1p features, standardised, KMeans; ids by centroid monetary desc.
+    Like `segmentation run`, it first sweeps k = 2..10 (cost and silhouette for each, fits side by side
+    as the cores allow) and keeps the sweep's fit at `k`: the pipeline does that work on every run, so
+    the floor does it too."""
     population = customers.where(F.col("monetary") > 0).select(
         "customer_id",
         F.log1p("recency_days").alias("lr"),
@@ -302,14 +309,43 @@ def cluster(customers: DataFrame, k: int, seed: int) -> tuple[DataFrame, list[in
         .select("customer_id", "features")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    model = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="raw_cluster").fit(scaled)
+    sweep_started = time.perf_counter()
+    population_size = scaled.count()
+
+    def fit(kk: int) -> tuple[KMeansModel, float, float | None]:
+        model = KMeans(
+            k=kk,
+            seed=seed,
+            maxIter=DEFAULT_MAX_ITER,
+            tol=DEFAULT_TOL,
+            featuresCol="features",
+            predictionCol="raw_cluster",
+        ).fit(scaled)
+        try:
+            silhouette = ClusteringEvaluator(featuresCol="features", predictionCol="raw_cluster").evaluate(
+                model.transform(scaled)
+            )
+        except Exception:  # noqa: BLE001 - one predicted cluster: the silhouette is undefined
+            silhouette = None
+        return model, float(model.summary.trainingCost), silhouette
+
+    ks = list(range(SWEEP_K_MIN, min(SWEEP_K_MAX, population_size - 1) + 1))
+    cores = scaled.sparkSession.sparkContext.defaultParallelism
+    workers = max(1, min(len(ks), cores // max(1, scaled.rdd.getNumPartitions())))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        fits = dict(zip(ks, pool.map(fit, ks), strict=True))
+    model = fits[k][0] if k in fits else fit(k)[0]
+    sweep = {
+        "seconds": round(time.perf_counter() - sweep_started, 3),
+        "points": [{"k": kk, "cost": cost, "silhouette": sil} for kk, (_, cost, sil) in sorted(fits.items())],
+    }
     centers = model.clusterCenters()
     order = sorted(range(k), key=lambda i: -float(centers[i][2]))  # index 2 = scaled log1p(monetary)
     remap = F.create_map(*[x for new, old in enumerate(order) for x in (F.lit(old), F.lit(new))])
     assigned = model.transform(scaled).select("customer_id", remap[F.col("raw_cluster")].alias("cluster"))
     sizes_by_id = dict(assigned.groupBy("cluster").count().collect())
     scaled.unpersist()
-    return assigned, [int(sizes_by_id.get(i, 0)) for i in range(k)]
+    return assigned, [int(sizes_by_id.get(i, 0)) for i in range(k)], sweep
 
 
 def run_floor(
@@ -401,7 +437,7 @@ def run_floor(
     per_customer.unpersist()
     lap("match_rfm_segments")
 
-    assigned, sizes = cluster(rfm, k, seed)
+    assigned, sizes, stats["k_sweep"] = cluster(rfm, k, seed)
     result_df = rfm.join(assigned, "customer_id", "left").select(
         "customer_id",
         "recency_days",

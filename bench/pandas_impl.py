@@ -1,7 +1,7 @@
 """The same SPEC computation in pandas + scikit-learn, the way the analysis notebooks do it: the
-whole file in memory, vectorised groupby/cumsum/cummax for cancellation matching, sklearn KMeans.
-It is the benchmark's "notebook" way and may run out of memory at large sizes (the harness records
-that)."""
+whole file in memory, vectorised groupby/cumsum/cummax for cancellation matching, sklearn KMeans
+with the pipeline's k sweep. It is the benchmark's "notebook" way and may run out of memory at large
+sizes (the harness records that)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,32 @@ from bench.common import (
     outlier_summary,
     spark_round2,
 )
+from segmentation.clustering.config import SWEEP_K_MAX, SWEEP_K_MIN
 
 INT64_MAX = "9223372036854775807"
+
+
+def squared_euclidean_silhouette(points: np.ndarray, labels: np.ndarray) -> float | None:
+    """MLlib's silhouette (ClusteringEvaluator, squared euclidean) in O(n k): a point's mean squared
+    distance to a cluster is |x|^2 - 2 x.mean + mean |y|^2. Its own cluster excludes the point itself
+    (n - 1); a point alone in its cluster scores 0. None with fewer than two clusters, where MLlib raises."""
+    _, labels = np.unique(labels, return_inverse=True)
+    counts = np.bincount(labels).astype("float64")
+    if len(counts) < 2:
+        return None
+    norms = (points * points).sum(axis=1)
+    means = np.zeros((len(counts), points.shape[1]))
+    np.add.at(means, labels, points)
+    means /= counts[:, None]
+    mean_norms = np.bincount(labels, weights=norms) / counts
+    distance = norms[:, None] - 2 * points @ means.T + mean_norms[None, :]
+    rows = np.arange(len(points))
+    own_size = counts[labels]
+    within = distance[rows, labels] * own_size / np.maximum(own_size - 1, 1)
+    distance[rows, labels] = np.inf
+    nearest = distance.min(axis=1)
+    score = np.where(own_size > 1, (nearest - within) / np.maximum(within, nearest), 0.0)
+    return float(score.mean())
 
 
 def _text(s: pd.Series) -> pd.Series:
@@ -268,7 +292,20 @@ def run_pandas(
     population = rfm[rfm["monetary"] > 0]
     features = np.log1p(population[["recency_days", "frequency", "monetary"]].to_numpy(dtype="float64"))
     scaled = StandardScaler().fit_transform(features)
-    model = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(scaled)
+    # The pipeline's k sweep (k = 2..10, cost and silhouette each), keeping the fit at k.
+    sweep_started = time.perf_counter()
+    fits = {
+        kk: KMeans(n_clusters=kk, random_state=seed, n_init=10).fit(scaled)
+        for kk in range(SWEEP_K_MIN, min(SWEEP_K_MAX, len(scaled) - 1) + 1)
+    }
+    model = fits[k] if k in fits else KMeans(n_clusters=k, random_state=seed, n_init=10).fit(scaled)
+    stats["k_sweep"] = {
+        "seconds": round(time.perf_counter() - sweep_started, 3),
+        "points": [
+            {"k": kk, "cost": float(m.inertia_), "silhouette": squared_euclidean_silhouette(scaled, m.labels_)}
+            for kk, m in sorted(fits.items())
+        ],
+    }
     order = np.argsort(-model.cluster_centers_[:, 2], kind="stable")  # ids by centroid monetary desc
     remap = np.empty(k, dtype="int64")
     remap[order] = np.arange(k)

@@ -14,7 +14,7 @@ sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, besid
 
 from bench.common import spark_percentile, spark_round2  # noqa: E402
 from bench.floor import run_floor  # noqa: E402
-from bench.pandas_impl import run_pandas  # noqa: E402
+from bench.pandas_impl import run_pandas, squared_euclidean_silhouette  # noqa: E402
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 EDGE_ROWS = [
@@ -91,6 +91,8 @@ def _check_edge(result, per_customer: dict[str, tuple[float, int, int]]) -> None
     assert {key: matching[key] for key in EXPECTED_MATCHING} == EXPECTED_MATCHING
     assert sum(result.segment_counts.values()) == len(EXPECTED_MONETARY)
     assert sum(result.cluster_sizes) == len(EXPECTED_MONETARY)
+    # The pipeline's sweep, k = 2..min(10, customers - 1): four customers with monetary > 0.
+    assert [point["k"] for point in result.stats["k_sweep"]["points"]] == [2, 3]
 
 
 def test_floor_edge_cases(spark, edge_csv):
@@ -130,6 +132,28 @@ def test_percentile_matches_spark(spark):
     for p in (0.25, 0.5, 0.75, 0.9):
         expected = df.selectExpr(f"percentile(v, {p})").first()[0]
         assert spark_percentile(list(hist.items()), p) == expected
+
+
+def test_pandas_silhouette_matches_mllib(spark):
+    """The pandas way's O(n k) silhouette is MLlib's ClusteringEvaluator (squared euclidean), including
+    a point alone in its cluster (it scores 0)."""
+    import numpy as np
+    from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.ml.linalg import Vectors
+
+    rng = np.random.default_rng(7)
+    centres = np.array([[0.0, 0.0, 0.0], [3.0, 1.0, -1.0], [-2.0, 4.0, 2.0]])
+    labels = np.repeat([0, 1, 2], [40, 25, 30])
+    points = centres[labels] + rng.normal(scale=0.8, size=(len(labels), 3))
+    points = np.vstack([points, [[9.0, 9.0, 9.0]]])  # a singleton cluster
+    labels = np.append(labels, 3)
+    frame = spark.createDataFrame(
+        [(Vectors.dense(row.tolist()), int(label)) for row, label in zip(points, labels, strict=True)],
+        ["features", "prediction"],
+    )
+    expected = ClusteringEvaluator(distanceMeasure="squaredEuclidean").evaluate(frame)
+    assert squared_euclidean_silhouette(points, labels) == pytest.approx(expected, rel=1e-9)
+    assert squared_euclidean_silhouette(points, np.zeros(len(points), dtype=int)) is None
 
 
 def test_round_matches_spark_half_up(spark):

@@ -35,7 +35,12 @@ def test_bench_smoke(settings, tmp_path):
     assert by_way["floor"]["measured"]["peak_rss_mb"] > by_way["pandas"]["measured"]["peak_rss_mb"] / 4
     assert by_way["floor"]["measured"]["peak_rss_mb"] > 200
     assert size["agreement"]["agree"] is True, size["agreement"]
-    assert (out / "results.md").read_text().count("| ok |") == 2
+    markdown = (out / "results.md").read_text()
+    assert markdown.count("| ok |") == 2
+    # Both ways ran the pipeline's k sweep, and the Markdown times it per way.
+    for way in ("floor", "pandas"):
+        assert by_way[way]["figures"]["stats"]["k_sweep"]["points"][0]["k"] == 2
+        assert f"rows, {way}: " in markdown.split("## k sweep")[1]
     assert (out / "time_vs_rows.png").stat().st_size > 1000
     assert "agree" in text
 
