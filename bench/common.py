@@ -44,7 +44,10 @@ NON_MERCHANDISE_CODES: tuple[str, ...] = (
 # spec_decisions: typing rules.
 QUANTITY_RE = r"^[+-]?[0-9]+(\.0+)?$"
 PRICE_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-DATE_FORMATS_SPARK = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "M/d/yyyy H:mm")
+# The two ISO formats (yyyy-MM-dd HH:mm:ss, yyyy-MM-dd HH:mm) by Spark's timestamp cast behind this regex,
+# then M/d/yyyy H:mm by a pattern: the pipeline's parse_invoice_date (macros/parsing.sql says why).
+ISO_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
+US_DATE_FORMAT_SPARK = "M/d/yyyy H:mm"
 DATE_FORMATS_PY = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M")
 REJECT_REASONS = (
     "missing_invoice_no",

@@ -22,7 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from bench.common import (
-    DATE_FORMATS_SPARK,
+    ISO_DATE_RE,
     NON_MERCHANDISE_CODES,
     OTHERS,
     PRICE_RE,
@@ -30,6 +30,7 @@ from bench.common import (
     REJECT_REASONS,
     SEGMENT_RULES,
     TYPED_COLUMNS,
+    US_DATE_FORMAT_SPARK,
     FloorResult,
     map_columns,
     outlier_summary,
@@ -62,9 +63,10 @@ def read_typed(spark: SparkSession, paths: list[str], encoding: str = "utf-8") -
             qty_text.rlike(QUANTITY_RE),
             F.regexp_replace(qty_text, r"\.0+$", "").try_cast("bigint"),
         ).alias("quantity"),
-        F.coalesce(*[F.try_to_timestamp(date_text, F.lit(fmt)) for fmt in DATE_FORMATS_SPARK]).alias(
-            "invoice_date"
-        ),
+        F.coalesce(
+            F.when(date_text.rlike(ISO_DATE_RE), date_text.try_cast("timestamp")),
+            F.try_to_timestamp(date_text, F.lit(US_DATE_FORMAT_SPARK)),
+        ).alias("invoice_date"),
         F.when(price_text.rlike(PRICE_RE), price_text.cast("double")).alias("unit_price"),
         _text(F.regexp_replace(F.trim(c["customer_id"]), r"\.0+$", "")).alias("customer_id"),
         _text(c["country"]).alias("country"),
