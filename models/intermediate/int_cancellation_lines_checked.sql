@@ -5,10 +5,14 @@
       and exact quantity is not yet taken (running-maximum form, counting lines instead of units);
     - is_invoice_independent: the cancellation invoice's in-scope lines all find a counterpart (same stock
       code, quantity = |cancelled quantity|) in one single purchase invoice of the customer dated no later.
+    Both checks only look at keys (customer_id, stock_code, |quantity|) that have a cancellation line: 5% of
+    the in-scope lines on the 1e7 benchmark data. A broadcast semi-join on a hash of the key drops the other
+    lines as they are read, so the key-order sort and the invoice join no longer shuffle and sort every
+    in-scope line (1e7 warehouse, no-op writes: 25.5-27.5 s -> 12.5-13.1 s, the same 176,127 rows).
 #}
 with
 
-scoped_lines as (
+in_scope_lines as (
     select
         line_id,
         invoice_no,
@@ -26,6 +30,23 @@ scoped_lines as (
         case when line_kind = 'purchase' then 0 else 1 end as kind_order
     from {{ ref('int_transaction_lines_enriched') }}
     where is_in_matching_scope
+),
+
+{# A 64-bit hash of the key keeps the broadcast small at any size (8 bytes per key with a cancellation).
+   A collision only lets a few more lines through: the window and the join below still use the key itself. #}
+cancellation_keys as (
+    select distinct xxhash64(customer_id, stock_code, abs_quantity) as key_hash
+    from in_scope_lines
+    where line_kind = 'cancellation'
+),
+
+scoped_lines as (
+    select /*+ broadcast(cancellation_keys) */ in_scope_lines.*
+    from in_scope_lines
+    left semi join cancellation_keys
+        on
+            xxhash64(in_scope_lines.customer_id, in_scope_lines.stock_code, in_scope_lines.abs_quantity)
+            = cancellation_keys.key_hash
 ),
 
 counterpart_balance as (
