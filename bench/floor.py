@@ -35,7 +35,8 @@ from bench.common import (
     map_columns,
     outlier_summary,
 )
-from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL, SWEEP_K_MAX, SWEEP_K_MIN
+from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL, sweep_ks
+from segmentation.clustering.select import sweep_concurrency
 
 
 def _text(col: Column) -> Column:
@@ -331,9 +332,8 @@ def cluster(customers: DataFrame, k: int, seed: int) -> tuple[DataFrame, list[in
             silhouette = None
         return model, float(model.summary.trainingCost), silhouette
 
-    ks = list(range(SWEEP_K_MIN, min(SWEEP_K_MAX, population_size - 1) + 1))
-    cores = scaled.sparkSession.sparkContext.defaultParallelism
-    workers = max(1, min(len(ks), cores // max(1, scaled.rdd.getNumPartitions())))
+    ks = sweep_ks(population_size)
+    workers = max(1, min(len(ks), sweep_concurrency(scaled)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         fits = dict(zip(ks, pool.map(fit, ks), strict=True))
     model = fits[k][0] if k in fits else fit(k)[0]

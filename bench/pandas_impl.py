@@ -28,7 +28,7 @@ from bench.common import (
     outlier_summary,
     spark_round2,
 )
-from segmentation.clustering.config import SWEEP_K_MAX, SWEEP_K_MIN
+from segmentation.clustering.config import sweep_ks
 
 INT64_MAX = "9223372036854775807"
 
@@ -296,7 +296,7 @@ def run_pandas(
     sweep_started = time.perf_counter()
     fits = {
         kk: KMeans(n_clusters=kk, random_state=seed, n_init=10).fit(scaled)
-        for kk in range(SWEEP_K_MIN, min(SWEEP_K_MAX, len(scaled) - 1) + 1)
+        for kk in sweep_ks(len(scaled))
     }
     model = fits[k] if k in fits else KMeans(n_clusters=k, random_state=seed, n_init=10).fit(scaled)
     stats["k_sweep"] = {

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segmentation.clustering import io
-from segmentation.clustering.config import ClusteringConfig
+from segmentation.clustering.config import ClusteringConfig, sweep_ks
 from segmentation.clustering.features import (
     LOG_FEATURES,
     check_population,
@@ -81,11 +81,6 @@ class TrainResult:
         return "\n".join(lines)
 
 
-def _sweep_ks(config: ClusteringConfig, customers: int) -> list[int]:
-    # A k needs more customers than clusters for the silhouette to mean anything.
-    return list(range(config.k_min, min(config.k_max, customers - 1) + 1))
-
-
 def _parameters(config: ClusteringConfig, fitted: FittedClustering, ks: list[int]) -> str:
     return json.dumps(
         {
@@ -120,7 +115,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
         raise SegmentationError(
             f"only {stats.customers} customer(s) with monetary > 0, fewer than k = {config.k}"
         )
-    ks = _sweep_ks(config, stats.customers) if (rule != "fixed" or config.sweep_when_fixed) else []
+    ks = sweep_ks(stats.customers, config.k_min, config.k_max) if (rule != "fixed" or config.sweep_when_fixed) else []
     if rule != "fixed" and not ks:
         raise SegmentationError(
             f"only {stats.customers} customer(s) with monetary > 0, too few for k >= {config.k_min}"
