@@ -27,15 +27,16 @@ in_scope_lines as (
         unmatched_units,
         _source_file,
         _source_line,
-        case when line_kind = 'purchase' then 0 else 1 end as kind_order
+        case when line_kind = 'purchase' then 0 else 1 end as kind_order,
+        {# A 64-bit hash of the key keeps the broadcast small at any size (8 bytes per key with a cancellation).
+           A collision only lets a few more lines through: the window and the join below use the key itself. #}
+        xxhash64(customer_id, stock_code, abs(quantity)) as key_hash
     from {{ ref('int_transaction_lines_enriched') }}
     where is_in_matching_scope
 ),
 
-{# A 64-bit hash of the key keeps the broadcast small at any size (8 bytes per key with a cancellation).
-   A collision only lets a few more lines through: the window and the join below still use the key itself. #}
 cancellation_keys as (
-    select distinct xxhash64(customer_id, stock_code, abs_quantity) as key_hash
+    select distinct key_hash
     from in_scope_lines
     where line_kind = 'cancellation'
 ),
@@ -44,9 +45,7 @@ scoped_lines as (
     select /*+ broadcast(cancellation_keys) */ in_scope_lines.*
     from in_scope_lines
     left semi join cancellation_keys
-        on
-            xxhash64(in_scope_lines.customer_id, in_scope_lines.stock_code, in_scope_lines.abs_quantity)
-            = cancellation_keys.key_hash
+        on in_scope_lines.key_hash = cancellation_keys.key_hash
 ),
 
 counterpart_balance as (
