@@ -333,8 +333,7 @@ def cluster(customers: DataFrame, k: int, seed: int) -> tuple[DataFrame, list[in
         return model, float(model.summary.trainingCost), silhouette
 
     ks = sweep_ks(population_size)
-    workers = max(1, min(len(ks), sweep_concurrency(scaled)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=sweep_concurrency(scaled, len(ks))) as pool:
         fits = dict(zip(ks, pool.map(fit, ks), strict=True))
     model = fits[k][0] if k in fits else fit(k)[0]
     sweep = {

@@ -328,9 +328,9 @@ def test_concurrent_sweep_equals_one_fit_at_a_time(four_archetypes, monkeypatch)
     scaled = scaled_features(fit_preprocessing(pop), pop)
     try:
         ks = [2, 3, 4, 5, 6]
-        monkeypatch.setattr(select, "sweep_concurrency", lambda _: 3)
+        monkeypatch.setattr(select, "sweep_concurrency", lambda _scaled, _fits: 3)
         side_by_side = select.points_of(select.sweep(scaled, "kmeans", ks, 42, DEFAULT_MAX_ITER, DEFAULT_TOL))
-        monkeypatch.setattr(select, "sweep_concurrency", lambda _: 1)
+        monkeypatch.setattr(select, "sweep_concurrency", lambda _scaled, _fits: 1)
         one_at_a_time = select.points_of(select.sweep(scaled, "kmeans", ks, 42, DEFAULT_MAX_ITER, DEFAULT_TOL))
     finally:
         scaled.unpersist()

@@ -26,11 +26,11 @@ DEFAULT_MAX_ITER = 30
 DEFAULT_TOL = 1e-4
 
 
-
 def sweep_ks(customers: int, k_min: int = SWEEP_K_MIN, k_max: int = SWEEP_K_MAX) -> list[int]:
     """The k values a sweep fits: k_min..k_max, capped so that every k has more customers than clusters
     (the silhouette means nothing otherwise). The pipeline and the benchmark's floor and pandas ways share it."""
     return list(range(k_min, min(k_max, customers - 1) + 1))
+
 
 @dataclass(frozen=True)
 class ClusteringConfig:

@@ -37,16 +37,16 @@ def sweep(
     The fits run side by side, as many as the cluster has cores per partition of the features: the
     per-customer features are small and often one partition, so one fit at a time leaves cores idle. Each
     fit reads the same partitions with its own seed, so the results do not depend on the concurrency."""
-    workers = max(1, min(len(ks), sweep_concurrency(scaled)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k-sweep") as pool:
+    with ThreadPoolExecutor(max_workers=sweep_concurrency(scaled, len(ks)), thread_name_prefix="k-sweep") as pool:
         fitted = pool.map(lambda k: fit_clustering(scaled, algorithm, k, seed, max_iter, tol), ks)
         return dict(zip(ks, fitted, strict=True))
 
 
-def sweep_concurrency(scaled: DataFrame) -> int:
-    """How many fits keep the cores busy: the cluster's default parallelism over the features' partitions."""
+def sweep_concurrency(scaled: DataFrame, fits: int) -> int:
+    """How many of `fits` fits keep the cores busy: the cluster's default parallelism over the features'
+    partitions, at least one and at most one per fit."""
     cores = scaled.sparkSession.sparkContext.defaultParallelism
-    return max(1, cores // max(1, scaled.rdd.getNumPartitions()))
+    return max(1, min(fits, cores // max(1, scaled.rdd.getNumPartitions())))
 
 
 def points_of(fits: dict[int, FittedClustering]) -> list[SweepPoint]:
