@@ -215,20 +215,33 @@ class Bench:
             measured.status = "out_of_memory"
         return measured, figures
 
-    def run_pipeline(self, data: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+    def run_pipeline(
+        self,
+        data: Path,
+        tag: str,
+        home: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        read_marts: bool = True,
+        target: str | None = None,
+    ) -> tuple[Measured, dict[str, Any]]:
         """`segmentation run --data-tests after`: models first, all tests once at the end, so that the
-        transform-and-train time (wall time minus the `dbt test` stage) and the tests' time are apart."""
+        transform-and-train time (wall time minus the `dbt test` stage) and the tests' time are apart.
+        Without `home`, a fresh warehouse (no rows from another size); with it, that warehouse as it is
+        (bench/warm_thrift.py: repeated runs in one warehouse, and a Thrift server's metastore in it)."""
         if importlib.util.find_spec("segmentation.pipeline") is None:
             return Measured(status="unavailable"), {"error": "segmentation.pipeline is not installed yet"}
-        home = self.cache / "home_pipeline"
-        shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse: no rows from another size
+        if home is None:
+            home = self.cache / "home_pipeline"
+            shutil.rmtree(home, ignore_errors=True)
         summary_file = home / "run_summary.json"
+        summary_file.unlink(missing_ok=True)
         exe = self.bin / "segmentation"
         cli = (
             [str(exe)] if exe.is_file() else [sys.executable, "-c", "from segmentation.cli import app; app()"]
         )
         cmd = [*cli, "run", "--data", str(data), "--no-report", "--k", "4", "--data-tests", "after"]
-        env = self.env(home) | {"SEGMENTATION_SUMMARY_PATH": str(summary_file)}
+        cmd += ["--target", target] if target else []
+        env = self.env(home) | {"SEGMENTATION_SUMMARY_PATH": str(summary_file)} | (extra_env or {})
         measured = measure(
             cmd,
             env=env,
@@ -249,11 +262,13 @@ class Bench:
                 kind = str(node["node"]).split(".", 1)[0]
                 by_type[kind] = round(by_type.get(kind, 0.0) + node["seconds"], 3)
             figures |= {"stage_seconds": stages, "dbt_nodes": nodes, "dbt_seconds_by_type": by_type,
-                        "shuffle_partitions": summary.get("shuffle_partitions")}
+                        "shuffle_partitions": summary.get("shuffle_partitions"),
+                        "target": summary.get("target"), "customers": summary.get("customers"),
+                        "total_monetary": summary.get("total_monetary")}
             if measured.status == "ok":
                 figures["data_tests_s"] = stages.get("dbt test", 0.0)
                 figures["transform_and_train_s"] = round(measured.wall_s - figures["data_tests_s"], 3)
-        if measured.status == "ok":
+        if measured.status == "ok" and read_marts:
             check, marts = self.run_way_in_home("pipeline_results", home, tag)
             figures.update(marts if check.status == "ok" else {"error": f"reading marts: {check.status}"})
         return measured, figures
