@@ -2,10 +2,11 @@
 (`segmentation.bench`) starts it as a separate process so that its whole process tree (the JVM
 included) can be measured on its own.
 
-    python -m bench.run_way --way floor|pandas|session|pipeline_results --out result.json [--data ...]
+    python -m bench.run_way --way floor|pandas|session|pipeline_results|fingerprint --out result.json [--data ...]
 
 `pipeline_results` reads the figures the pipeline left in marts.customer_rfm (in $SEGMENTATION_HOME)
-so that the harness can check that all ways agree.
+so that the harness can check that all ways agree. `fingerprint --source pipeline|floor|pandas` reads the
+tables a way wrote (bench/tables.py) after it has finished, so that reading them is never part of its time.
 """
 
 from __future__ import annotations
@@ -49,9 +50,24 @@ def pipeline_figures(spark) -> dict[str, object]:  # noqa: ANN001 - a SparkSessi
     }
 
 
+def table_fingerprints(spark, source: str, tables_dir: str | None) -> dict[str, object]:  # noqa: ANN001
+    """bench/tables.py fingerprints of the tables `source` wrote: the pipeline's in this warehouse, the
+    floor's in its floor_* schemas, pandas' as Parquet folders."""
+    from bench.floor import FLOOR_PREFIX
+    from bench.tables import fingerprints, in_folder, in_warehouse
+
+    if source == "pandas":
+        return fingerprints(spark, in_folder(spark, tables_dir or "."))
+    return fingerprints(spark, in_warehouse(spark, FLOOR_PREFIX if source == "floor" else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--way", required=True, choices=["floor", "pandas", "session", "pipeline_results"])
+    parser.add_argument(
+        "--way", required=True, choices=["floor", "pandas", "session", "pipeline_results", "fingerprint"]
+    )
+    parser.add_argument("--source", choices=["pipeline", "floor", "pandas"], default="pipeline")
+    parser.add_argument("--tables-dir", default=None, help="fingerprint --source pandas: its Parquet folder")
     parser.add_argument("--data", nargs="*", default=[])
     parser.add_argument("--out", required=True)
     parser.add_argument("--k", type=int, default=4)
@@ -65,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.way == "pandas":
             from bench.pandas_impl import run_pandas
 
-            result = run_pandas(expand(args.data), k=args.k, seed=args.seed, as_of_date=args.as_of_date)
+            result = run_pandas(
+                expand(args.data), k=args.k, seed=args.seed, as_of_date=args.as_of_date, tables_dir=args.tables_dir
+            )
             summary.update(result.summary())
         else:
             from segmentation.config import Settings
@@ -76,17 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 summary["rows"] = spark.range(1).count()
             elif args.way == "pipeline_results":
                 summary.update(pipeline_figures(spark))
+            elif args.way == "fingerprint":
+                summary["tables"] = table_fingerprints(spark, args.source, args.tables_dir)
             else:
                 from bench.floor import run_floor
 
-                result = run_floor(
-                    spark,
-                    expand(args.data),
-                    k=args.k,
-                    seed=args.seed,
-                    as_of_date=args.as_of_date,
-                    out_path=str(out.with_suffix("")) + "_customers",
-                )
+                # The floor loads the same files itself (the project's ingest): a folder stays a folder.
+                result = run_floor(spark, args.data, k=args.k, seed=args.seed, as_of_date=args.as_of_date)
                 summary.update(result.summary())
             spark.stop()
         summary["status"] = "ok"

@@ -196,7 +196,13 @@ class Bench:
         if data:
             cmd += ["--data", str(data)]
         memory_cap = int(psutil.virtual_memory().total * 0.8) if way == "pandas" else None
-        env = self.env(home=self.cache / f"home_{way}")
+        home = self.cache / f"home_{way}"
+        if way in ("floor", "pandas"):
+            shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse or table folder, as the pipeline gets
+        tables_dir = home / "tables"
+        if way == "pandas":
+            cmd += ["--tables-dir", str(tables_dir)]
+        env = self.env(home=home)
         if rows and "SEGMENTATION_SHUFFLE_PARTITIONS" not in env:
             # The floor gets the shuffle partition count the pipeline sizes from the same rows.
             env["SEGMENTATION_SHUFFLE_PARTITIONS"] = str(shuffle_partitions_for(rows))
@@ -213,7 +219,15 @@ class Bench:
             figures["shuffle_partitions"] = int(env["SEGMENTATION_SHUFFLE_PARTITIONS"])
         if figures.get("status") == "out_of_memory":
             measured.status = "out_of_memory"
+        if measured.status == "ok" and way in ("floor", "pandas"):
+            figures["tables"] = self.fingerprint(way, home, tag, tables_dir)
         return measured, figures
+
+    def fingerprint(self, source: str, home: Path, tag: str, tables_dir: Path | None = None) -> dict[str, Any]:
+        """bench/tables.py fingerprints of what `source` wrote, read in a process of its own afterwards."""
+        extra = ["--source", source] + (["--tables-dir", str(tables_dir)] if tables_dir else [])
+        check, found = self.run_way_in_home("fingerprint", home, f"{source}_{tag}", extra)
+        return found.get("tables", {}) if check.status == "ok" else {"error": {"status": check.status}}
 
     def run_pipeline(
         self,
@@ -271,12 +285,15 @@ class Bench:
         if measured.status == "ok" and read_marts:
             check, marts = self.run_way_in_home("pipeline_results", home, tag)
             figures.update(marts if check.status == "ok" else {"error": f"reading marts: {check.status}"})
+            figures["tables"] = self.fingerprint("pipeline", home, tag)
         return measured, figures
 
-    def run_way_in_home(self, way: str, home: Path, tag: str) -> tuple[Measured, dict[str, Any]]:
+    def run_way_in_home(
+        self, way: str, home: Path, tag: str, extra: list[str] | None = None
+    ) -> tuple[Measured, dict[str, Any]]:
         result_file = self.cache / f"result_{way}_{tag}.json"
         result_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file)]
+        cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file), *(extra or [])]
         measured = measure(
             cmd,
             env=self.env(home),
@@ -322,17 +339,34 @@ class Bench:
         tiny, _ = self.dataset(str(OVERHEAD_ROWS))
         measured, figures = self.run_pipeline(tiny, "tiny")
         found["pipeline_tiny_input_s"] = asdict(measured) | {"figures": figures}
+        # The same input through the hand-written floor: what Spark alone needs for the same tables and sweep.
+        measured, figures = self.run_way("floor", tiny, "tiny")
+        laps = figures.get("stats", {}).get("timings_s")
+        found["floor_tiny_input_s"] = asdict(measured) | {"figures": {"timings_s": laps}}
         return found
 
 
+def table_differences(first: dict[str, dict[str, Any]], other: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    """{table.figure: [first, other]} for every fingerprint figure (bench/tables.py) that differs."""
+    diffs: dict[str, list[Any]] = {}
+    for table in sorted(set(first) | set(other)):
+        a, b = first.get(table, {"missing": True}), other.get(table, {"missing": True})
+        for figure in sorted(set(a) | set(b)):
+            if a.get(figure) != b.get(figure):
+                diffs[f"{table}.{figure}"] = [a.get(figure), b.get(figure)]
+    return diffs
+
+
 def agreement(results: list[WayResult]) -> dict[str, Any]:
-    """The ways that finished must agree on customers, total monetary (to the cent) and segments."""
+    """The ways that finished must agree on customers, total monetary (to the cent) and segments, and
+    their output tables on every fingerprint (bench/tables.py) when both ways wrote tables."""
     keys = ("customers", "total_monetary", "segment_counts")
     done = [r for r in results if r.measured.status == "ok" and "customers" in r.figures]
     if len(done) < 2:
         return {"checked": [r.way for r in done], "agree": None}
     first = done[0]
     diffs = {}
+    tables_compared = []
     for other in done[1:]:
         for key in keys:
             a, b = first.figures.get(key), other.figures.get(key)
@@ -340,7 +374,36 @@ def agreement(results: list[WayResult]) -> dict[str, Any]:
                 a, b = round(float(a), 2), round(float(b), 2)
             if a != b:
                 diffs[f"{first.way} vs {other.way}: {key}"] = [a, b]
-    return {"checked": [r.way for r in done], "agree": not diffs, "differences": diffs}
+        if first.figures.get("tables") and other.figures.get("tables"):
+            tables_compared.append(other.way)
+            for figure, pair in table_differences(first.figures["tables"], other.figures["tables"]).items():
+                diffs[f"{first.way} vs {other.way}: {figure}"] = pair
+    return {
+        "checked": [r.way for r in done],
+        "tables_checked": [first.way, *tables_compared] if tables_compared else [],
+        "agree": not diffs,
+        "differences": diffs,
+    }
+
+
+PIPELINE_TRANSFORM_STAGES = ("dbt run (to customer_rfm)", "train clusters", "dbt run (cluster marts)")
+
+
+def transform_after_load(size: dict[str, Any]) -> dict[str, float]:
+    """Issue 7's transform-and-train time, `dbt run` plus the ML step: the pipeline's two dbt stages and its
+    training, against the floor's steps after its ingest (both load with the same ingest code, and both
+    start a Spark session first)."""
+    found: dict[str, float] = {}
+    for r in size["results"]:
+        if r["measured"]["status"] != "ok":
+            continue
+        stages = r["figures"].get("stage_seconds") or {}
+        laps = (r["figures"].get("stats") or {}).get("timings_s") or {}
+        if r["way"] == "pipeline" and all(name in stages for name in PIPELINE_TRANSFORM_STAGES):
+            found["pipeline"] = sum(stages[name] for name in PIPELINE_TRANSFORM_STAGES)
+        elif r["way"] == "floor" and "ingest" in laps:
+            found["floor"] = sum(seconds for name, seconds in laps.items() if name != "ingest")
+    return found
 
 
 def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
@@ -370,8 +433,11 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
         verdict = {True: "agree", False: "DISAGREE", None: "not checked (fewer than two ways finished)"}[
             a["agree"]
         ]
+        tables = a.get("tables_checked") or []
         lines.append(
-            f"- {size['rows']:,} rows: {verdict} ({', '.join(a['checked'])})"
+            f"- {size['rows']:,} rows: {verdict} ({', '.join(a['checked'])}"
+            + (f"; every output table's fingerprint: {', '.join(tables)}" if tables else "")
+            + ")"
             + (f": {a['differences']}" if a.get("differences") else "")
         )
     ratios = []
@@ -389,11 +455,18 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
             ratios.append(
                 f"- {size['rows']:,} rows: pipeline / pandas = {walls['pipeline'] / walls['pandas']:.2f}"
             )
+        after_load = transform_after_load(size)
+        if "pipeline" in after_load and "floor" in after_load:
+            ratios.append(
+                f"- {size['rows']:,} rows, after the load (the issue's `dbt run` + ML step: "
+                f"{after_load['pipeline']:.1f} s; the floor's work after its ingest: {after_load['floor']:.1f} s): "
+                f"pipeline / floor = {after_load['pipeline'] / after_load['floor']:.2f}"
+            )
     if ratios:
         lines += [
             "",
             "## Ratios (wall time; for the pipeline its transform-and-train time: the whole run but the "
-            "`dbt test` stage, which is timed apart)",
+            "`dbt test` stage, which is timed apart. Both Spark ways load the files with the same ingest code)",
             "",
             *ratios,
         ]
@@ -419,6 +492,10 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
             if stages:
                 lines += ["", f"## Pipeline stages at {size['rows']:,} rows", ""]
                 lines += [f"- {name}: {seconds:.1f} s" for name, seconds in stages.items()]
+            laps = (r["figures"].get("stats") or {}).get("timings_s") or {}
+            if laps:
+                lines += ["", f"## {r['way']} steps at {size['rows']:,} rows", ""]
+                lines += [f"- {name}: {seconds:.1f} s" for name, seconds in laps.items()]
     if record["overhead"]:
         lines += ["", "## Fixed overhead", ""]
         for name, m in record["overhead"].items():

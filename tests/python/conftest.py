@@ -68,9 +68,37 @@ def uci_floor(spark):
     sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, beside ml/
     from bench.floor import run_floor
 
-    result = run_floor(spark, [str(require_file(ONLINE_RETAIL))], k=4, seed=42)
+    # Its own schemas (floor_uci_*), so the floor runs of other tests never overwrite its tables.
+    result = run_floor(spark, [str(require_file(ONLINE_RETAIL))], k=4, seed=42, prefix="floor_uci_")
     result.customers_df = result.customers_df.cache()
     return result
+
+
+# ml.model_runs and ml.k_sweep keep every run's rows, and the shared test warehouse holds several runs.
+APPENDED_ML_TABLES = {"model_runs", "k_sweep"}
+
+
+def floor_table_differences(spark, paths: list[str], run_id: str, prefix: str, floor=None):  # noqa: ANN001
+    """Run the benchmark's floor on `paths` into `prefix`ed schemas (unless a finished `floor` result is
+    given) and compare every output table's fingerprint (bench/tables.py) with the pipeline's run `run_id`
+    in this warehouse. Returns (the pipeline's fingerprints, {table: (pipeline, floor)} that differ)."""
+    import sys
+
+    sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, beside ml/
+    from bench.floor import run_floor
+    from bench.tables import fingerprints, in_warehouse
+
+    if floor is None:
+        floor = run_floor(spark, paths, k=4, seed=42, prefix=prefix)
+    ours = fingerprints(spark, in_warehouse(spark))
+    theirs = fingerprints(spark, in_warehouse(spark, prefix))
+    assert set(ours) == set(theirs) and not any(f.get("missing") for f in ours.values())
+    differing = {t: (ours[t], theirs[t]) for t in ours if t not in APPENDED_ML_TABLES and ours[t] != theirs[t]}
+    # The appended tables: this run's sweep has the floor's k values.
+    swept = spark.table("ml.k_sweep").where(f"run_id = '{run_id}'").selectExpr("count(*)", "sum(k)").first()
+    if [str(v) for v in swept] != [theirs["k_sweep"]["rows"], theirs["k_sweep"]["ks"]]:
+        differing["k_sweep"] = ([str(v) for v in swept], theirs["k_sweep"])
+    return ours, differing
 
 
 @pytest.fixture(scope="session")

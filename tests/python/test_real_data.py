@@ -47,6 +47,17 @@ def test_uci_matches_the_hand_written_spark_floor(spark, uci_run, uci_floor):
     assert uci_run.rfm_segments == floor.segment_counts
 
 
+def test_uci_every_table_matches_the_floor(spark, uci_run, uci_floor):
+    """All 15 output tables (lines, orders, products, customers, segments, quality, rejects, ml) hold the
+    same data in the pipeline and in the independent floor (bench/tables.py fingerprints)."""
+    from conftest import floor_table_differences
+
+    path = str(require_file(ONLINE_RETAIL))
+    ours, differing = floor_table_differences(spark, [path], uci_run.clustering["run_id"], "floor_uci_", uci_floor)
+    assert differing == {}
+    assert ours["fct_order_lines"]["rows"] == "536641"
+
+
 def test_uci_k4_cluster_names_follow_the_spec(spark, uci_run):
     from segmentation.clustering.naming import check_k4_names_match_spec
 

@@ -13,8 +13,10 @@ from segmentation.ingest.columns import RAW_COLUMNS
 
 TABLE = "raw.transactions"
 
-DDL = f"""
-create table if not exists {TABLE} (
+
+def ddl(table: str = TABLE) -> str:
+    return f"""
+create table if not exists {table} (
     {", ".join(f"{c} string" for c in RAW_COLUMNS)},
     _source_line bigint,
     _loaded_at timestamp,
@@ -25,16 +27,16 @@ partitioned by (_source_file)
 """
 
 
-def ensure_table(spark: SparkSession) -> None:
-    spark.sql("create database if not exists raw")
-    spark.sql(DDL)
+def ensure_table(spark: SparkSession, table: str = TABLE) -> None:
+    spark.sql(f"create database if not exists {table.split('.')[0]}")
+    spark.sql(ddl(table))
 
 
-def write(spark: SparkSession, frame: DataFrame, *, replace_all: bool) -> None:
+def write(spark: SparkSession, frame: DataFrame, *, replace_all: bool, table: str = TABLE) -> None:
     """Insert `frame` (raw columns, _source_line, _source_file). Dynamic overwrite replaces only the
     partitions (files) present in `frame`; static overwrite (replace_all) replaces the whole table in the
     same job, so the table is never seen empty."""
-    ensure_table(spark)
+    ensure_table(spark, table)
     final = frame.select(
         *RAW_COLUMNS, "_source_line", F.current_timestamp().alias("_loaded_at"), "_source_file"
     )
@@ -47,7 +49,7 @@ def write(spark: SparkSession, frame: DataFrame, *, replace_all: bool) -> None:
         "spark.sql.maxConcurrentOutputFileWriters": "4",
     }
     with _session_conf(spark, settings):
-        final.write.insertInto(TABLE, overwrite=True)
+        final.write.insertInto(table, overwrite=True)
 
 
 @contextmanager
@@ -65,8 +67,8 @@ def _session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]
                 spark.conf.set(key, value)
 
 
-def rows_per_file(spark: SparkSession, source_files: list[str]) -> dict[str, int]:
-    counts = spark.table(TABLE).where(source_file_in(source_files)).groupBy("_source_file").count().collect()
+def rows_per_file(spark: SparkSession, source_files: list[str], table: str = TABLE) -> dict[str, int]:
+    counts = spark.table(table).where(source_file_in(source_files)).groupBy("_source_file").count().collect()
     found = {row["_source_file"]: int(row["count"]) for row in counts}
     return {name: found.get(name, 0) for name in source_files}
 
