@@ -5,6 +5,7 @@ small per-customer results or on value histograms."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -142,6 +143,19 @@ def outlier_summary(pair_hist: list[tuple[int, float, int]], k: float) -> dict[s
         "unit_price_fences": [p_lo, p_hi],
         "outlier_lines": int(outliers),
     }
+
+
+class Laps:
+    """Step timings of a benchmark way: each call records the seconds since the previous one."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._started, 3)
+        self._started = now
 
 
 @dataclass

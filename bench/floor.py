@@ -45,19 +45,39 @@ from bench.common import (
     TYPED_COLUMNS,
     US_DATE_FORMAT_SPARK,
     FloorResult,
+    Laps,
     spark_percentile,
 )
 from bench.tables import OUTPUT_TABLES
 from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL, sweep_ks
 from segmentation.clustering.naming import name_clusters
 from segmentation.clustering.select import sweep_concurrency
-from segmentation.clustering.train import profiles_from_centers
+from segmentation.clustering.train import centroid_rows, profiles_from_centers
 from segmentation.ingest import ingest_files
 
 FLOOR_PREFIX = "floor_"
 SEGMENT_ACTIONS = Path(__file__).resolve().parents[1] / "seeds" / "segment_actions.csv"
 LINE_BITS = 40  # a raw row's position = file index << LINE_BITS | line: one bigint for min() in a hash aggregate
 MONEY = "decimal(38,6)"
+# marts.customer_rfm's columns after its ids and segment; dim_customers carries them too.
+CUSTOMER_COLUMNS = (
+    "main_country",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "tenure_days",
+    "avg_order_value",
+    "distinct_products",
+    "purchased_units",
+    "cancelled_units",
+    "cancellation_rate",
+    "as_of_date",
+    "first_purchase_at",
+    "last_purchase_at",
+)
 
 
 def table_name(logical: str, prefix: str = FLOOR_PREFIX) -> str:
@@ -410,22 +430,7 @@ def customer_rfm(lines: DataFrame, as_of: dt.date) -> DataFrame:
         "customer_id",
         F.concat(r.cast("string"), f.cast("string"), m.cast("string")).alias("rfm_cell"),
         segment_of(r, f, m).alias("rfm_segment"),
-        "main_country",
-        "recency_days",
-        "frequency",
-        "monetary",
-        "r_score",
-        "f_score",
-        "m_score",
-        "tenure_days",
-        "avg_order_value",
-        "distinct_products",
-        "purchased_units",
-        "cancelled_units",
-        "cancellation_rate",
-        "as_of_date",
-        "first_purchase_at",
-        "last_purchase_at",
+        *CUSTOMER_COLUMNS,
     )
 
 
@@ -718,22 +723,7 @@ def dim_customers(rfm: DataFrame, clusters: DataFrame, actions: DataFrame) -> Da
         "cluster_algorithm",
         "rfm_recommended_action",
         "cluster_recommended_action",
-        "main_country",
-        "recency_days",
-        "frequency",
-        "monetary",
-        "r_score",
-        "f_score",
-        "m_score",
-        "tenure_days",
-        "avg_order_value",
-        "distinct_products",
-        "purchased_units",
-        "cancelled_units",
-        "cancellation_rate",
-        "as_of_date",
-        "first_purchase_at",
-        "last_purchase_at",
+        *CUSTOMER_COLUMNS,
     )
 
 
@@ -876,21 +866,7 @@ def cluster(rfm: DataFrame, k: int, seed: int, run_id: str) -> tuple[DataFrame, 
             F.lit(now).alias("assigned_at"),
         ),
         "cluster_centroids": spark.createDataFrame(
-            [
-                (
-                    run_id,
-                    p.cluster_id,
-                    names[p.cluster_id],
-                    int(sizes.get(p.cluster_id, 0)),
-                    p.recency_days,
-                    p.frequency,
-                    p.monetary,
-                    p.scaled_recency,
-                    p.scaled_frequency,
-                    p.scaled_monetary,
-                )
-                for p in profiles
-            ],
+            centroid_rows(run_id, profiles, names, sizes),
             "run_id string, cluster_id int, cluster_name string, customers bigint, recency_days double, "
             "frequency double, monetary double, scaled_recency double, scaled_frequency double, "
             "scaled_monetary double",
@@ -942,14 +918,7 @@ def run_floor(
 ) -> FloorResult:
     """The whole job: the input files in, every table of bench/tables.OUTPUT_TABLES out, in `prefix`ed
     schemas of this session's warehouse."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        timings[name] = round(now - started, 3)
-        started = now
+    lap = Laps()
 
     def name(logical: str) -> str:
         return table_name(logical, prefix)
@@ -1120,7 +1089,7 @@ def run_floor(
     _save(data_quality_summary(spark, stats, hist, fences, order_table), name("data_quality_summary"))
     assigned.unpersist()
     lap("other_marts")
-    stats["timings_s"] = timings
+    stats["timings_s"] = lap.seconds
 
     seg_rows = (
         rfm.groupBy("rfm_segment")

@@ -35,6 +35,12 @@ def test_bench_smoke(settings, tmp_path):
     assert by_way["floor"]["measured"]["peak_rss_mb"] > by_way["pandas"]["measured"]["peak_rss_mb"] / 4
     assert by_way["floor"]["measured"]["peak_rss_mb"] > 200
     assert size["agreement"]["agree"] is True, size["agreement"]
+    # Both ways wrote all the output tables, and their fingerprints were compared (bench/tables.py).
+    assert size["agreement"]["tables_checked"] == ["floor", "pandas"]
+    for way in ("floor", "pandas"):
+        tables = by_way[way]["figures"]["tables"]
+        assert len(tables) == 15 and not any(t.get("missing") for t in tables.values()), (way, tables)
+        assert int(tables["fct_order_lines"]["rows"]) > 0
     markdown = (out / "results.md").read_text()
     assert markdown.count("| ok |") == 2
     # Both ways ran the pipeline's k sweep, and the Markdown times it per way.
@@ -72,11 +78,24 @@ def test_agreement_reports_differences():
         WayResult("pandas", 10, ok, figures=dict(same, total_monetary=10.0)),
         WayResult("pipeline", 10, Measured(status="failed"), figures={}),
     ]
-    assert agreement(results) == {"checked": ["floor", "pandas"], "agree": True, "differences": {}}
+    assert agreement(results) == {
+        "checked": ["floor", "pandas"], "tables_checked": [], "agree": True, "differences": {}
+    }
     results[1].figures["segment_counts"] = {"Lost": 2, "Others": 1}
     verdict = agreement(results)
     assert verdict["agree"] is False
     assert list(verdict["differences"]) == ["floor vs pandas: segment_counts"]
+    # Output tables: compared figure by figure when both ways wrote them; a table one way lacks differs too.
+    results[1].figures["segment_counts"] = {"Lost": 3}
+    results[0].figures["tables"] = {"fct_orders": {"rows": "5", "lines": "9"}, "k_sweep": {"rows": "9"}}
+    results[1].figures["tables"] = {"fct_orders": {"rows": "5", "lines": "8"}}
+    verdict = agreement(results)
+    assert verdict["tables_checked"] == ["floor", "pandas"]
+    assert verdict["differences"] == {
+        "floor vs pandas: fct_orders.lines": ["9", "8"],
+        "floor vs pandas: k_sweep.missing": [None, True],
+        "floor vs pandas: k_sweep.rows": ["9", None],
+    }
 
 
 def test_bad_arguments_are_one_line_errors():

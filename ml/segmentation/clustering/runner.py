@@ -35,6 +35,7 @@ from segmentation.clustering.train import (
     ClusterProfile,
     FittedClustering,
     assign,
+    centroid_rows,
     clusterer_of,
     fit_clustering,
     profiles_from_centers,
@@ -161,21 +162,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
             for r in assigned.groupBy("cluster_id").agg(F.count("*").alias("n")).collect()
         }
 
-        centroid_rows = [
-            (
-                run_id,
-                p.cluster_id,
-                names[p.cluster_id],
-                sizes.get(p.cluster_id, 0),
-                p.recency_days,
-                p.frequency,
-                p.monetary,
-                p.scaled_recency,
-                p.scaled_frequency,
-                p.scaled_monetary,
-            )
-            for p in profiles
-        ]
+        centroids = centroid_rows(run_id, profiles, names, sizes)
         sweep_rows = [(run_id, config.algorithm, p.k, p.cost, p.silhouette, p.k == k) for p in points]
         if k not in fits:
             sweep_rows.append((run_id, config.algorithm, k, final.cost, final.silhouette, True))
@@ -214,7 +201,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
         )
         io.ensure_ml_tables(spark)
         io.overwrite_table(io.conform(assigned, io.CUSTOMER_CLUSTERS), "customer_clusters")
-        io.overwrite_table(io.rows_frame(spark, centroid_rows, io.CLUSTER_CENTROIDS), "cluster_centroids")
+        io.overwrite_table(io.rows_frame(spark, centroids, io.CLUSTER_CENTROIDS), "cluster_centroids")
         io.append_table(io.rows_frame(spark, sweep_rows, io.K_SWEEP), "k_sweep")
         io.append_table(io.rows_frame(spark, run_row, io.MODEL_RUNS), "model_runs")
     finally:

@@ -192,6 +192,28 @@ def profiles_from_centers(centers: list[list[float]], scaler: StandardScalerMode
     ]
 
 
+def centroid_rows(
+    run_id: str, profiles: list[ClusterProfile], names: dict[int, str], sizes: dict[int, int]
+) -> list[tuple]:
+    """ml.cluster_centroids rows, in its column order: each cluster's size, centroid in original units and
+    in scaled units."""
+    return [
+        (
+            run_id,
+            p.cluster_id,
+            names[p.cluster_id],
+            int(sizes.get(p.cluster_id, 0)),
+            p.recency_days,
+            p.frequency,
+            p.monetary,
+            p.scaled_recency,
+            p.scaled_frequency,
+            p.scaled_monetary,
+        )
+        for p in profiles
+    ]
+
+
 def profiles_of(pipeline_model: PipelineModel) -> list[ClusterProfile]:
     return profiles_from_centers(centers_of(pipeline_model), scaler_of(pipeline_model))
 
