@@ -26,9 +26,15 @@
 
 
 {#-
-    A line's lineage key, file:line. Derived from the two lineage columns wherever it is needed, so that
-    line-level sorts (deduplication, cancellation matching) carry the two columns and not a third, wide copy.
+    A line's lineage key, `<file name>@<8 hex digits>:<line>`: the file's name without its folders (line ids
+    are shown to BI users, and a machine's paths are nobody's business) and a CRC-32 of its full path, so
+    that two files of one name in different folders still give distinct ids. `_source_file` keeps the full
+    path for tracing. Derived from the two lineage columns wherever it is needed, so that line-level sorts
+    (deduplication, cancellation matching) carry the two columns and not a third, wide copy.
 -#}
 {% macro source_line_id() -%}
-    concat(_source_file, ':', cast(_source_line as string))
+    concat(
+        regexp_extract(_source_file, '([^/]*)$', 1), '@', lpad(lower(hex(crc32(_source_file))), 8, '0'),
+        ':', cast(_source_line as string)
+    )
 {%- endmacro %}

@@ -34,3 +34,43 @@
         try_to_timestamp({{ column }}, 'M/d/yyyy H:mm')
     )
 {%- endmacro %}
+
+
+{#- A customer id is text (SPEC 2). The numeric forms a spreadsheet export gives a whole number become that
+    number's digits: 17850.0 and 1.785E4 are 17850. Any other text stays as it is (leading zeros included).
+    A number that is not whole (12345.5) is no customer id: null here, and staging rejects the row
+    (bad_customer_id). -#}
+{% macro parse_customer_id(column) -%}
+    case
+        when {{ column }} is null then null
+        when {{ column }} rlike '^[0-9]+[.]0*$' then regexp_extract({{ column }}, '^([0-9]+)', 1)
+        when {{ column }} rlike '^[0-9]*[.]?[0-9]+[eE][+]?[0-9]+$'
+            then
+                case
+                    when try_cast({{ column }} as decimal(38, 6)) = floor(try_cast({{ column }} as decimal(38, 6)))
+                        then cast(cast(try_cast({{ column }} as decimal(38, 6)) as decimal(38, 0)) as string)
+                end
+        when {{ column }} rlike '^[0-9]*[.][0-9]+$' then null
+        else {{ column }}
+    end
+{%- endmacro %}
+
+{#- An invoice number or code written as a float by a spreadsheet or pandas (536365.0) is its digits. -#}
+{% macro normalise_numeric_code(expression) -%}
+    regexp_replace({{ expression }}, '^([0-9]+)[.]0+$', '$1')
+{%- endmacro %}
+
+{#- A data row that repeats the file's header (files concatenated with their headers): its first three
+    columns are header names (var input_column_aliases, the names the ingest accepts). -#}
+{% macro is_header_row(invoice_no, stock_code, quantity) -%}
+    {%- set aliases = var('input_column_aliases') -%}
+    {%- set parts = [] -%}
+    {%- for column, raw in [('invoice_no', invoice_no), ('stock_code', stock_code), ('quantity', quantity)] -%}
+        {%- set names = [] -%}
+        {%- for alias, target in aliases.items() if target == column -%}
+            {%- do names.append("'" ~ alias ~ "'") -%}
+        {%- endfor -%}
+        {%- do parts.append("coalesce(lower(regexp_replace(" ~ raw ~ ", '[ _]', '')) in (" ~ names | join(', ') ~ "), false)") -%}
+    {%- endfor -%}
+    ({{ parts | join(' and ') }})
+{%- endmacro %}

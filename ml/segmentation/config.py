@@ -7,12 +7,14 @@ SEGMENTATION_SPARK_MASTER is unset, Spark's own default (or spark-submit's --mas
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+SERVICE_FOLDER = "service"  # <home>/service: the thrift target's catalog, files and servers
 
 
 def find_project_dir() -> Path:
@@ -77,25 +79,58 @@ class Settings:
             extra_spark_conf=extra,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["target"] != "thrift":
+            values["metastore_url"] = None  # the local target's catalog is always its own Derby
         return cls(**values)  # type: ignore[arg-type]
 
     @property
+    def catalog_home(self) -> Path:
+        """The folder of this target's catalog and files. The two targets never share one: the local target
+        keeps an embedded Derby catalog in the home itself, the thrift target a PostgreSQL catalog shared by
+        the Thrift server in `<home>/service`. Two catalogs over one warehouse folder would each try to own
+        the same table folders (LOCATION_ALREADY_EXISTS); `segmentation thrift publish` copies the local
+        marts across instead."""
+        return self.home / SERVICE_FOLDER if self.target == "thrift" else self.home
+
+    @property
     def warehouse_dir(self) -> Path:
-        return self.home / "spark-warehouse"
+        return self.catalog_home / "spark-warehouse"
 
     @property
     def derby_dir(self) -> Path:
-        return self.home / "metastore_db"
+        return self.catalog_home / "metastore_db"
 
     @property
     def models_dir(self) -> Path:
         """Saved MLlib pipeline models, so that `segmentation score` needs no retraining."""
-        return self.home / "models"
+        return self.catalog_home / "models"
 
     @property
     def run_dir(self) -> Path:
-        """Pid files and server logs."""
-        return self.home / "run"
+        """Pid files, the writer lock and logs."""
+        return self.catalog_home / "run"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Owner-only files: the metastore and Thrift passwords, Spark's secret settings."""
+        return self.catalog_home / "secrets"
+
+    def for_target(self, target: str) -> Settings:
+        """The same home, seen through the other target's catalog."""
+        return dataclasses.replace(self, target=target, metastore_url=None if target == "local" else self.metastore_url)
+
+    @property
+    def spark_log(self) -> Path:
+        """Spark's own warnings and errors: commands print one line, the details go here."""
+        return self.run_dir / "spark.log"
+
+    @property
+    def binds_loopback(self) -> bool:
+        """True unless the user points the driver at a cluster on another machine: then its executors must
+        reach the driver, and the user decides where it binds (SPARK_LOCAL_IP, spark.driver.host)."""
+        master = self.spark_master or "local"
+        host = master.removeprefix("spark://").split(":")[0].split(",")[0]
+        return master.startswith("local") or host in LOOPBACK_HOSTS
 
     @property
     def target_dir(self) -> Path:
@@ -124,8 +159,18 @@ class Settings:
             "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
             "spark.driver.memory": self.driver_memory,
             "spark.ui.showConsoleProgress": "false",
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.home}",
+            "spark.driver.extraJavaOptions": " ".join(
+                [
+                    f"-Dderby.system.home={self.catalog_home}",
+                    f"-Dlog4j2.configurationFile={self.project_dir / LOG4J_CONFIG}",
+                    f"-Dsegmentation.log.file={self.spark_log}",
+                ]
+            ),
         }
+        if self.binds_loopback:
+            # Driver, block manager and (with SPARK_LOCAL_IP, set by build_session) the UI on loopback only.
+            conf["spark.driver.bindAddress"] = "127.0.0.1"
+            conf["spark.driver.host"] = "127.0.0.1"
         if self.metastore_url:
             conf.update(metastore_conf(self.metastore_url))
         else:
@@ -139,19 +184,21 @@ class Settings:
 
 
 POSTGRES_JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOG4J_CONFIG = Path("conf") / "log4j2.properties"
+METASTORE_USER = "segmentation"
+# The one secret Spark needs: never a --conf (process arguments are world-readable), always the owner-only
+# properties file build_session and the Thrift server pass to spark-submit.
+METASTORE_PASSWORD_KEY = "spark.hadoop.javax.jdo.option.ConnectionPassword"
 
 
 def metastore_conf(jdbc_url: str) -> dict[str, str]:
-    """Hive metastore on a shared database (PostgreSQL), so that several JVMs see one catalog."""
+    """Hive metastore on a shared database (PostgreSQL), so that several JVMs see one catalog. The password
+    is not here: see METASTORE_PASSWORD_KEY."""
     return {
         "spark.hadoop.javax.jdo.option.ConnectionURL": jdbc_url,
         "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
-        "spark.hadoop.javax.jdo.option.ConnectionUserName": os.environ.get(
-            "SEGMENTATION_METASTORE_USER", "segmentation"
-        ),
-        "spark.hadoop.javax.jdo.option.ConnectionPassword": os.environ.get(
-            "SEGMENTATION_METASTORE_PASSWORD", "segmentation"
-        ),
+        "spark.hadoop.javax.jdo.option.ConnectionUserName": METASTORE_USER,
         # The Hive schema is created on first use. Without foreign keys: DataNucleus adds them from a second
         # connection while the first one's transaction still holds its row locks, and PostgreSQL then waits
         # forever (seen on the first CREATE TABLE). Hive deletes dependent rows itself.

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ WITHOUT_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "
 
 @dataclass
 class PipelineOptions:
-    data: Path | None = None
+    data: list[Path] | Path | None = None  # files or folders; several are one shop's history
     k: int | None = None
     algorithm: str = "kmeans"
     k_rule: str | None = None
@@ -104,9 +105,24 @@ class _Steps:
         return result
 
 
-def resolve_data(settings: Settings, data: Path | None) -> list[Path]:
-    path = data if data is not None else settings.project_dir / DEFAULT_SAMPLE
-    return [Path(path).expanduser().resolve()]
+def resolve_data(settings: Settings, data: list[Path] | Path | None) -> list[Path]:
+    if data is None or data == []:
+        given = [settings.project_dir / DEFAULT_SAMPLE]
+    else:
+        given = [data] if isinstance(data, str | Path) else list(data)
+    return [Path(path).expanduser().resolve() for path in given]
+
+
+def check_as_of_date(value: str | None) -> None:
+    """SPEC 7's YYYY-MM-DD, and a real date, checked before anything runs (dbt only sees it much later)."""
+    if value is None:
+        return
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise SegmentationError(f"--as-of-date must be YYYY-MM-DD, got {value!r}")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise SegmentationError(f"--as-of-date {value} is not a calendar date") from None
 
 
 def run_pipeline(
@@ -116,17 +132,32 @@ def run_pipeline(
     spark: SparkSession | None = None,
     echo: Callable[[str], None] = print,
 ) -> RunSummary:
+    from segmentation.lock import command_line, writer_lock
+
+    with writer_lock(settings.for_target(settings.target).run_dir, command_line()):
+        return _run_pipeline(settings, options, spark=spark, echo=echo)
+
+
+def _run_pipeline(
+    settings: Settings,
+    options: PipelineOptions,
+    *,
+    spark: SparkSession | None,
+    echo: Callable[[str], None],
+) -> RunSummary:
     from segmentation.clustering import ClusteringConfig, train_clusters
-    from segmentation.ingest import ingest_files
+    from segmentation.ingest import discover_inputs, ingest_files
     from segmentation.spark import build_session
     from segmentation.warehouse import recover_interrupted_run
 
-    # Validate the options before any table is touched.
+    # Validate the options and the inputs' existence before Spark starts and before any table is touched.
     require(options.data_tests in DATA_TEST_MODES, f"data_tests must be one of {DATA_TEST_MODES}")
+    check_as_of_date(options.as_of_date)
     clustering_config = ClusteringConfig(
         algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
     ).validate()
     paths = resolve_data(settings, options.data)
+    discover_inputs(paths)
     summary = RunSummary(
         target=settings.target, data=[str(p) for p in paths], started_at=datetime.now(UTC).isoformat()
     )
@@ -141,7 +172,7 @@ def run_pipeline(
     if spark is None:
         spark = steps.run("spark session", lambda: build_session(settings, "segmentation-run"))
     dbt_vars = {"as_of_date": options.as_of_date} if options.as_of_date else None
-    recover_interrupted_run(spark, echo)  # a killed run's half-written table would block this one
+    recover_interrupted_run(spark, settings, echo)  # a killed run's half-written table would block this one
 
     ingested = steps.run("ingest", lambda: ingest_files(spark, paths, encoding=options.encoding, replace_all=True))
     echo("    " + ingested.describe())

@@ -3,24 +3,29 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+
 from pyspark.sql import SparkSession
 
-from segmentation.config import Settings
+from segmentation.config import METASTORE_PASSWORD_KEY, Settings
+from segmentation.secrets import METASTORE_PASSWORD, private_dir, secret, spark_properties
 
 
 def build_session(settings: Settings, app_name: str = "segmentation") -> SparkSession:
     settings.export_env()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
+    private_dir(settings.run_dir)
+    if settings.binds_loopback:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # Spark's web UI binds to it
+    if settings.metastore_url:
+        # Only read when this process starts the JVM; later getOrCreate calls reuse it.
+        password = secret(settings.secrets_dir, METASTORE_PASSWORD)
+        properties = spark_properties(settings.secrets_dir, {METASTORE_PASSWORD_KEY: password})
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {shlex.quote(str(properties))} pyspark-shell"
     builder = SparkSession.builder.appName(app_name).enableHiveSupport()
     if settings.spark_master:
         builder = builder.master(settings.spark_master)
     for key, value in settings.spark_conf().items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
-
-
-def ensure_schemas(spark: SparkSession, *schemas: str) -> None:
-    for schema in schemas:
-        spark.sql(f"create database if not exists {schema}")
+    return builder.getOrCreate()

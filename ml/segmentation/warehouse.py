@@ -22,8 +22,13 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-# The schemas the project writes (dbt_project.yml, the swap_table versions schema, ingest and ML).
-PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "intermediate_versions", "marts", "marts_versions", "ml")
+from segmentation.config import Settings
+from segmentation.ingest import writer
+from segmentation.ingest.writer import VERSIONS_SCHEMA
+from segmentation.lock import held_here
+
+# The schemas the project writes (dbt_project.yml, the versions schema of swap_table and ingest, ML).
+PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", VERSIONS_SCHEMA)
 
 
 @dataclass
@@ -44,9 +49,8 @@ def remove_orphaned_table_folders(spark: SparkSession, schemas: tuple[str, ...] 
         fs = folder.getFileSystem(hadoop_conf)
         if not fs.exists(folder):
             continue
-        # SHOW TABLES lists names only (no per-table metadata calls); a managed table's folder is its
-        # lower-cased name.
-        owned = {row["tableName"].lower() for row in spark.sql(f"show tables in {schema}").collect()}
+        # A managed table's folder is its lower-cased name.
+        owned = {table.name.lower() for table in spark.catalog.listTables(schema)}
         for status in fs.listStatus(folder):
             path, name = status.getPath(), status.getPath().getName()
             if not status.isDirectory() or name.startswith((".", "_")) or name.lower() in owned:
@@ -61,9 +65,16 @@ def remove_orphaned_table_folders(spark: SparkSession, schemas: tuple[str, ...] 
     return found
 
 
-def recover_interrupted_run(spark: SparkSession, echo: Callable[[str], None] = print) -> UnownedFolders:
-    """What every writing command does first: remove half-written table folders and say which."""
+def recover_interrupted_run(
+    spark: SparkSession, settings: Settings, echo: Callable[[str], None] = print
+) -> UnownedFolders:
+    """What every writing command does first, holding the writer lock: remove half-written table folders
+    and an interrupted ingest's batch, and say which."""
+    if not held_here(settings.run_dir):
+        raise RuntimeError("recover_interrupted_run needs the home's writer lock (segmentation.lock)")
     found = remove_orphaned_table_folders(spark)
+    for path in writer.collect_garbage(spark):
+        echo(f"removed {path}: rows of an ingest that never became visible")
     for folder in found.removed:
         echo(f"removed {folder}: a half-written table folder left by an interrupted run")
     for folder in found.kept:

@@ -7,7 +7,11 @@ Names match case-insensitively, ignoring spaces and underscores, so `InvoiceNo`,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
+import yaml
+
+from segmentation.config import find_project_dir
 from segmentation.errors import SegmentationError
 
 # The raw table's data columns, in table order. All are strings at ingest (staging types them).
@@ -22,19 +26,13 @@ RAW_COLUMNS: tuple[str, ...] = (
     "country",
 )
 
-# Normalised header name -> raw column. Canonical names normalise onto their UCI spelling.
-_ALIASES: dict[str, str] = {
-    "invoiceno": "invoice_no",
-    "invoice": "invoice_no",
-    "stockcode": "stock_code",
-    "description": "description",
-    "quantity": "quantity",
-    "invoicedate": "invoice_date",
-    "unitprice": "unit_price",
-    "price": "unit_price",
-    "customerid": "customer_id",
-    "country": "country",
-}
+
+@cache
+def aliases() -> dict[str, str]:
+    """Normalised header name -> raw column: the dbt var `input_column_aliases` (dbt_project.yml), which
+    staging also reads to recognise a repeated header row."""
+    project = yaml.safe_load((find_project_dir() / "dbt_project.yml").read_text())
+    return dict(project["vars"]["input_column_aliases"])
 
 
 def normalise(name: str) -> str:
@@ -47,13 +45,13 @@ def map_columns(header: Sequence[str], source: str) -> dict[str, int]:
     carries two spellings of one column. A missing column raises, naming the file and the column."""
     found: dict[str, int] = {}
     for position, name in enumerate(header):
-        column = _ALIASES.get(normalise(str(name)))
+        column = aliases().get(normalise(str(name)))
         if column is not None and column not in found:
             found[column] = position
     missing = [column for column in RAW_COLUMNS if column not in found]
     if missing:
         wanted = ", ".join(_display(column) for column in missing)
-        raise SegmentationError(f"{source}: missing required column(s) {wanted}")
+        raise SegmentationError(f"{source}: missing required column(s) {wanted}{_found(header)}")
     return found
 
 
@@ -70,3 +68,10 @@ def _display(column: str) -> str:
         "country": "Country",
     }[column]
     return f"{uci} ({column})"
+
+
+def _found(header: Sequence[str]) -> str:
+    # What the file does have, shortened and printable, so a surprising header is visible in the message.
+    names = [repr(str(name))[:40] for name in list(header)[:12]]
+    more = ", ..." if len(header) > 12 else ""
+    return f"; the header has {', '.join(names)}{more}" if names else "; the header is empty"

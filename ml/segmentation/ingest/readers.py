@@ -11,13 +11,12 @@ import csv
 import gzip
 import io
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
+from pyspark.sql.types import DateType, DoubleType, FloatType, TimestampNTZType, TimestampType
 
 from segmentation.errors import SegmentationError
 from segmentation.ingest.columns import RAW_COLUMNS, map_columns
@@ -37,6 +36,7 @@ class Source:
     kind: str  # csv | parquet | xlsx
     header: list[str] = field(default_factory=list)  # csv: header names in file order
     sheets: list[str] = field(default_factory=list)  # xlsx: sheets holding data, in workbook order
+    transcoded: Path | None = None  # csv in another encoding: its UTF-8 copy, made once
 
 
 def kind_of(path: Path) -> str | None:
@@ -92,28 +92,61 @@ def _open_text(path: Path, encoding: str) -> io.TextIOBase:
 
 
 def inspect_csv(source: Source, encoding: str) -> None:
-    """Read the header (first line) with Python and check that at least one data row follows."""
+    """Read the header (first line) with Python and check that a data row follows within the first
+    thousand lines. A decoding error there names its line; later ones are caught by the full read."""
+    line_number = 0
     try:
         with _open_text(source.path, encoding) as handle:
-            first = handle.readline()
+            first = handle.readline().removeprefix("\ufeff")
+            line_number = 1
             if not first.strip():
                 raise SegmentationError(f"{source.path}: empty file (no header row)")
-            has_row = any(line.strip() for line in _limited(handle, 1000))
-    except (OSError, EOFError, UnicodeDecodeError, LookupError) as exc:
-        raise SegmentationError(f"{source.path}: cannot be read as {encoding} CSV ({exc})") from exc
+            has_row = False
+            for line in handle:
+                line_number += 1
+                if line.strip():
+                    has_row = True
+                    break
+                if line_number > 1000:
+                    has_row = True  # a thousand blank lines: let the full read decide
+                    break
+    except UnicodeDecodeError:
+        # The decoder reads ahead in blocks, so its error does not say which line: find it.
+        line = _first_undecodable_line(source.path, encoding)
+        raise SegmentationError(not_encoded_message(source.path, encoding, line)) from None
+    except (OSError, EOFError, LookupError) as exc:
+        raise SegmentationError(f"{source.path}: cannot be read as {encoding} CSV ({exc})") from None
     if not has_row:
         raise SegmentationError(f"{source.path}: empty file (header but no data rows)")
     source.header = next(csv.reader([first]))
+    if len(source.header) == 1:
+        for delimiter in (";", "\t", "|"):
+            if delimiter in source.header[0]:
+                shown = "tab" if delimiter == "\t" else repr(delimiter)
+                raise SegmentationError(
+                    f"{source.path}: the header is separated by {shown}, not commas; "
+                    "save the file as comma-separated CSV"
+                )
     map_columns(source.header, str(source.path))
 
 
-def _limited(handle: io.TextIOBase, limit: int) -> Iterator[str]:
-    for count, line in enumerate(handle):
-        if count >= limit:
-            # Over a thousand blank lines after the header: treat the next one as a row and let Spark decide.
-            yield "x"
-            return
-        yield line
+def not_encoded_message(path: Path | str, encoding: str, line: int | None) -> str:
+    where = f"line {line}" if line else "the file"
+    return f"{path}: {where} is not valid {encoding}; pass the file's encoding, e.g. --encoding ISO-8859-1"
+
+
+def _first_undecodable_line(path: Path, encoding: str, limit: int = 100_000) -> int | None:
+    """The number of the first line (header = 1) that `encoding` cannot decode, within `limit` lines."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:  # type: ignore[operator]
+        for number, raw in enumerate(handle, start=1):
+            if number > limit:
+                return None
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def transcode(source: Source, encoding: str, tmp_dir: Path) -> Path:
@@ -126,8 +159,12 @@ def transcode(source: Source, encoding: str, tmp_dir: Path) -> Path:
             open(target, "w", encoding="utf-8", newline="") as out,
         ):
             shutil.copyfileobj(reader, out, 1 << 20)
-    except (OSError, EOFError, UnicodeDecodeError, LookupError) as exc:
-        raise SegmentationError(f"{source.path}: cannot be read as {encoding} ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise SegmentationError(
+            f"{source.path}: not valid {encoding} (byte 0x{exc.object[exc.start]:02x}); check --encoding"
+        ) from None
+    except (OSError, EOFError, LookupError) as exc:
+        raise SegmentationError(f"{source.path}: cannot be read as {encoding} ({exc})") from None
     return target
 
 
@@ -135,13 +172,42 @@ def is_utf8(encoding: str) -> bool:
     return encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
 
 
-def read_csv(spark: SparkSession, source: Source, read_path: Path) -> DataFrame:
-    """Lines via the text source keep their physical order, so `_source_line` is the line number
-    (header = 1). Each line is parsed with from_csv (RFC 4180 quoting). A quoted field spanning several
-    lines is not supported (UCI files have none). Blank lines are not rows and are skipped."""
+# A record's first line with an odd number of quote characters opens a quoted field that a later line closes
+# (RFC 4180 allows newlines inside quotes). Such files are rare: the first read stops at the first such line
+# (USER_RAISED_EXCEPTION carrying MULTILINE_MARKER) and only then is the file read again in record mode.
+MULTILINE_MARKER = "segmentation:multi-line-record"
+NOT_UTF8_MARKER = "segmentation:not-utf-8"
+MAX_RECORD_LINES = 50  # a quoted field spanning more lines than this is a missing quote, not a record
+MAX_MULTILINE_RECORDS = 100_000
+
+
+def _odd_quotes(value: Column) -> Column:
+    return ((F.length(value) - F.length(F.regexp_replace(value, '"', ""))) % 2) == 1
+
+
+def read_csv(spark: SparkSession, source: Source, read_path: Path, *, check_utf8: bool = True,
+             multiline: bool = False) -> DataFrame:
+    """Lines via the text source keep their physical order, so `_source_line` is the line a record starts
+    on (header = 1). Each record is parsed with from_csv (RFC 4180 quoting). Blank lines are not records.
+    `check_utf8`: a line holding bytes that are not UTF-8 (Spark's text source passes them through
+    undecoded) stops the read with a message naming the line. `multiline`: records whose quoted fields span lines are joined first."""
     mapping = map_columns(source.header, str(source.path))
     text = with_row_number(spark.read.text(str(read_path)), "_source_line")
-    body = text.where((F.col("_source_line") > 1) & (F.col("value") != ""))
+    value = F.col("value")
+    if check_utf8:
+        value = F.when(
+            ~F.is_valid_utf8(value),
+            F.raise_error(F.concat(F.lit(f"{NOT_UTF8_MARKER}|{source.path}|"), F.col("_source_line").cast("string"))),
+        ).otherwise(value)
+    if multiline:
+        records = _join_multiline_records(spark, source, text.select(value.alias("value"), "_source_line"))
+    else:
+        value = F.when(
+            _odd_quotes(F.col("value")),
+            F.raise_error(F.concat(F.lit(f"{MULTILINE_MARKER}|{source.path}|"), F.col("_source_line").cast("string"))),
+        ).otherwise(value)
+        records = text.select(value.alias("value"), "_source_line")
+    body = records.where((F.col("_source_line") > 1) & (F.col("value") != ""))
     schema = ", ".join(f"c{i} string" for i in range(len(source.header)))
     parsed = body.select(
         F.from_csv(F.col("value"), schema, {"escape": '"', "mode": "PERMISSIVE"}).alias("r"),
@@ -152,6 +218,47 @@ def read_csv(spark: SparkSession, source: Source, read_path: Path) -> DataFrame:
         F.col("_source_line"),
         F.lit(str(source.path)).alias("_source_file"),
     )
+
+
+def _join_multiline_records(spark: SparkSession, source: Source, lines: DataFrame) -> DataFrame:
+    """Lines (value, _source_line) -> records: the lines from one with an odd quote count to the next such
+    line are one record, numbered by its first line. Only those lines are collected (at most
+    MAX_MULTILINE_RECORDS pairs); every other line stays a record of its own."""
+    odd = [
+        int(row["_source_line"])
+        for row in lines.where(_odd_quotes(F.col("value")))
+        .select("_source_line")
+        .orderBy("_source_line")
+        .limit(2 * MAX_MULTILINE_RECORDS + 1)
+        .collect()
+    ]
+    if len(odd) > 2 * MAX_MULTILINE_RECORDS:
+        raise SegmentationError(f"{source.path}: more than {MAX_MULTILINE_RECORDS:,} records span several lines")
+    if len(odd) % 2:
+        raise SegmentationError(f"{source.path}: line {odd[-1]}: a quoted field is never closed")
+    spans = list(zip(odd[0::2], odd[1::2], strict=True))
+    for start, end in spans:
+        if end - start + 1 > MAX_RECORD_LINES:
+            raise SegmentationError(
+                f"{source.path}: line {start}: a quoted field runs over {MAX_RECORD_LINES} lines (to line {end}); "
+                "is a closing quote missing?"
+            )
+    members = spark.createDataFrame(
+        [(line, start) for start, end in spans for line in range(start, end + 1)],
+        "member_line bigint, record_line bigint",
+    )
+    tagged = lines.join(F.broadcast(members), lines["_source_line"] == members["member_line"], "left")
+    single = tagged.where(F.col("record_line").isNull()).select("value", "_source_line")
+    joined = (
+        tagged.where(F.col("record_line").isNotNull())
+        .groupBy("record_line")
+        .agg(F.sort_array(F.collect_list(F.struct("_source_line", "value"))).alias("parts"))
+        .select(
+            F.concat_ws("\n", F.col("parts.value")).alias("value"),
+            F.col("record_line").alias("_source_line"),
+        )
+    )
+    return single.unionByName(joined)
 
 
 # ---------------------------------------------------------------- Parquet
@@ -193,9 +300,16 @@ def read_parquet(
 
 
 def _as_text(frame: DataFrame, name: str) -> Column:
+    """A typed Parquet value as the text a CSV export would hold: timestamps as yyyy-MM-dd HH:mm:ss, whole
+    floating-point numbers as their digits (Spark writes 536365.0, and 1.2345678E7 from ten million up),
+    everything else as Spark casts it."""
     column = frame[name]
-    if isinstance(frame.schema[name].dataType, TimestampType | TimestampNTZType | DateType):
+    data_type = frame.schema[name].dataType
+    if isinstance(data_type, TimestampType | TimestampNTZType | DateType):
         return F.date_format(column, TIMESTAMP_FORMAT)
+    if isinstance(data_type, DoubleType | FloatType):
+        whole = (column == F.floor(column)) & (F.abs(column) < F.lit(2.0**53))
+        return F.when(whole, column.cast("bigint").cast("string")).otherwise(column.cast("string"))
     return column.cast("string")
 
 

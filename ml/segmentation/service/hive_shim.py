@@ -20,7 +20,7 @@ from segmentation.errors import SegmentationError
 JAVA_DIR = Path(__file__).resolve().parent / "java"
 
 
-def compile_java(source_dir: Path, out_dir: Path) -> Path:
+def compile_java(source_dir: Path, out_dir: Path, classpath: str | None = None) -> Path:
     """javac every .java under source_dir into out_dir (a class-path directory); skip when up to date."""
     sources = sorted(source_dir.rglob("*.java"))
     stamp = out_dir / ".compiled"
@@ -32,7 +32,8 @@ def compile_java(source_dir: Path, out_dir: Path) -> Path:
                                 "to build its Hive class-path shim")
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    done = subprocess.run([javac, "--release", "17", "-d", str(out_dir), *map(str, sources)],
+    options = ["-cp", classpath] if classpath else []
+    done = subprocess.run([javac, "--release", "17", *options, "-d", str(out_dir), *map(str, sources)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SegmentationError(f"javac failed on {source_dir}: {done.stderr.strip()}")
@@ -42,4 +43,12 @@ def compile_java(source_dir: Path, out_dir: Path) -> Path:
 
 def shim_classpath(settings: Settings) -> Path:
     """The class-path directory holding the LlapSigner stand-in, compiled on first use."""
-    return compile_java(JAVA_DIR / "shim", settings.home / "lib" / "hive-llap-shim")
+    return compile_java(JAVA_DIR / "shim", settings.catalog_home / "lib" / "hive-llap-shim")
+
+
+def server_classpath(settings: Settings) -> Path:
+    """The Thrift server's own classes (password authenticator, SQL guard), compiled against Spark's jars."""
+    from segmentation.service._proc import spark_home
+
+    return compile_java(JAVA_DIR / "server", settings.catalog_home / "lib" / "server",
+                        classpath=str(spark_home() / "jars" / "*"))

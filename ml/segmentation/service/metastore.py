@@ -1,9 +1,11 @@
-"""The project's own PostgreSQL server, holding the shared Hive metastore.
+"""The project's own PostgreSQL server, holding the thrift target's shared Hive metastore.
 
 Embedded Derby allows one JVM per metastore folder; the Thrift server, the ML step's Spark session and
 any other JVM must see one catalog, so they all point at this database instead. The server is a private
-instance: data under `<home>/postgres`, its unix socket in that folder too, TCP on 127.0.0.1 only.
-PostgreSQL refuses to run as root, so under root it runs as an unprivileged OS user.
+instance: data under `<home>/service/postgres`, its unix socket in that folder too, TCP on 127.0.0.1 only,
+and the metastore role's password is random per home (`<home>/service/secrets/metastore.password`), sent
+to psql on its standard input, never as an argument. PostgreSQL refuses to run as root, so under root it
+runs as an unprivileged OS user, which may traverse (not list) the home: group-owned, mode 710.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import pwd
-import shutil
 import subprocess
 from pathlib import Path
 
-from segmentation.config import POSTGRES_JDBC_JAR, Settings
+from segmentation.config import METASTORE_USER, POSTGRES_JDBC_JAR, Settings
 from segmentation.errors import SegmentationError
+from segmentation.secrets import METASTORE_PASSWORD, private_dir, secret
 from segmentation.service._proc import port_open, process_matches
 
 PG_BIN = Path(os.environ.get("SEGMENTATION_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -24,16 +26,12 @@ DEFAULT_PORT = 5433
 DB_NAME = "segmentation"
 
 
-def _db_user() -> str:
-    return os.environ.get("SEGMENTATION_METASTORE_USER", "segmentation")
-
-
-def _db_password() -> str:
-    return os.environ.get("SEGMENTATION_METASTORE_PASSWORD", "segmentation")
+def _service(settings: Settings) -> Settings:
+    return settings.for_target("thrift")
 
 
 def pg_dir(settings: Settings) -> Path:
-    return settings.home / "postgres"
+    return _service(settings).catalog_home / "postgres"
 
 
 def _data_dir(settings: Settings) -> Path:
@@ -45,11 +43,11 @@ def _socket_dir(settings: Settings) -> Path:
 
 
 def log_file(settings: Settings) -> Path:
-    return settings.run_dir / "postgres.log"
+    return _service(settings).run_dir / "postgres.log"
 
 
 def pid_file(settings: Settings) -> Path:
-    return settings.run_dir / "postgres.pid"
+    return _service(settings).run_dir / "postgres.pid"
 
 
 def jdbc_url(port: int) -> str:
@@ -106,12 +104,24 @@ def metastore_url(settings: Settings) -> str | None:
 
 
 def with_metastore(settings: Settings) -> Settings:
-    """Settings whose Spark sessions use the running PostgreSQL metastore (raises when it is down)."""
+    """Thrift-target settings whose Spark sessions use the running PostgreSQL metastore (raises when it
+    is down)."""
     url = metastore_url(settings)
     if url is None:
         raise SegmentationError(f"the PostgreSQL metastore of {settings.home} is not running; "
                                 "start it with `segmentation thrift start`")
-    return dataclasses.replace(settings, metastore_url=url)
+    return dataclasses.replace(_service(settings), metastore_url=url)
+
+
+def _allow_traverse(folders: list[Path], user: str | None) -> None:
+    """Let the server's OS user pass through our private folders to its data (under root only)."""
+    if not user:
+        return
+    group = pwd.getpwnam(user).pw_gid
+    for folder in folders:
+        if folder.stat().st_uid == os.geteuid():
+            os.chown(folder, -1, group)
+            folder.chmod(0o710)
 
 
 def _check_installed() -> None:
@@ -134,11 +144,13 @@ def start_metastore(settings: Settings, port: int | None = None) -> str:
         raise SegmentationError(f"port {port} on 127.0.0.1 is taken by another program; "
                                 "set SEGMENTATION_METASTORE_PORT to a free port")
     user = _os_user()
+    service = _service(settings)
     base, data, sock = pg_dir(settings), _data_dir(settings), _socket_dir(settings)
     if len(str(sock / f".s.PGSQL.{port}")) > 100:
         raise SegmentationError(f"the PostgreSQL socket path under {sock} is too long for a unix socket; "
                                 "use a shorter SEGMENTATION_HOME")
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(service.run_dir)
+    _allow_traverse([private_dir(settings.home), private_dir(service.catalog_home)], user)
     for folder in (base, sock):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
@@ -147,7 +159,7 @@ def start_metastore(settings: Settings, port: int | None = None) -> str:
         raise SegmentationError(f"OS user {user} cannot reach {base} (a parent folder is private); "
                                 "put SEGMENTATION_HOME under a folder other users may traverse")
     log = log_file(settings)
-    log.touch()
+    log.touch(mode=0o600)
     _chown(log, user)
 
     if not (data / "PG_VERSION").is_file():
@@ -168,19 +180,24 @@ def start_metastore(settings: Settings, port: int | None = None) -> str:
 
 
 def _psql(settings: Settings, user: str | None, port: int, sql: str, db: str = "postgres") -> str:
+    """Run SQL through the private socket; the SQL goes to psql's standard input, so no password set by it
+    is ever a process argument."""
     result = _as_user(user, [str(PG_BIN / "psql"), "-h", str(_socket_dir(settings)), "-p", str(port),
-                             "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+                             "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tA"], input=sql)
     if result.returncode != 0:
-        raise SegmentationError(f"psql failed on {sql[:60]!r}: {result.stderr.strip()}")
+        raise SegmentationError(f"psql failed: {result.stderr.strip().splitlines()[-1:]}")
     return result.stdout.strip()
 
 
 def _ensure_database(settings: Settings, user: str | None, port: int) -> None:
-    role, password = _db_user(), _db_password().replace("'", "''")
-    if not _psql(settings, user, port, f"select 1 from pg_roles where rolname = '{role}'"):
-        _psql(settings, user, port, f"create role \"{role}\" login password '{password}'")
+    """The metastore role (its password set from the home's secret on every start, so a home made by an
+    older version with a fixed password gets a random one) and its database."""
+    password = secret(_service(settings).secrets_dir, METASTORE_PASSWORD).replace("'", "''")
+    exists = _psql(settings, user, port, f"select 1 from pg_roles where rolname = '{METASTORE_USER}'")
+    verb = "alter" if exists else "create"
+    _psql(settings, user, port, f"{verb} role \"{METASTORE_USER}\" login password '{password}'")
     if not _psql(settings, user, port, f"select 1 from pg_database where datname = '{DB_NAME}'"):
-        _psql(settings, user, port, f"create database {DB_NAME} owner \"{role}\" encoding 'UTF8'")
+        _psql(settings, user, port, f"create database {DB_NAME} owner \"{METASTORE_USER}\" encoding 'UTF8'")
 
 
 def stop_metastore(settings: Settings) -> str:
@@ -201,10 +218,3 @@ def metastore_status(settings: Settings) -> str:
     if url is None:
         return f"PostgreSQL metastore is not running (data: {_data_dir(settings)})"
     return f"PostgreSQL metastore running at {url} (data: {_data_dir(settings)})"
-
-
-def delete_metastore(settings: Settings) -> None:
-    """Remove the (stopped) server's data folder; for tests and `make clean`."""
-    if _running_port(settings) is not None:
-        raise SegmentationError("stop the metastore before deleting it")
-    shutil.rmtree(pg_dir(settings), ignore_errors=True)

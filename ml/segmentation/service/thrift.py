@@ -1,5 +1,10 @@
 """`segmentation thrift start|stop|status`: a real Spark Thrift Server (HiveThriftServer2) from the
-pip-installed pyspark, on the project's warehouse folder and the shared PostgreSQL metastore.
+pip-installed pyspark, on the thrift target's warehouse (`<home>/service`) and its PostgreSQL metastore.
+
+Safe by default: it listens on 127.0.0.1 (another address needs --allow-remote), clients log in with the
+home's user and random password (Hive CUSTOM authentication, java/server/PasswordFileAuthenticator), and
+the SQL guard (java/server/SqlGuard) keeps clients away from the server's files: no SQL on raw paths, no
+LOCATION, no INSERT DIRECTORY, no LOAD DATA, no ADD JAR.
 
 dbt's `thrift` target, BI tools (JDBC/ODBC, PyHive, SQLAlchemy `hive://`) and the ML step's own Spark
 session (via `with_metastore`) therefore all see one catalog and one set of Parquet files.
@@ -14,8 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from segmentation.config import Settings
+from segmentation.config import METASTORE_PASSWORD_KEY, Settings
 from segmentation.errors import SegmentationError
+from segmentation.secrets import (
+    METASTORE_PASSWORD,
+    THRIFT_PASSWORD,
+    private_dir,
+    secret,
+    spark_properties,
+    write_private,
+)
 from segmentation.service import metastore
 from segmentation.service._proc import (
     launch,
@@ -27,12 +40,29 @@ from segmentation.service._proc import (
     terminate,
     wait_until,
 )
-from segmentation.service.hive_shim import shim_classpath
+from segmentation.service.hive_shim import server_classpath, shim_classpath
 
 THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
 START_TIMEOUT_S = 240.0
+THRIFT_USER = "segmentation"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def as_service(settings: Settings) -> Settings:
+    """The thrift target's view of a home: everything the server owns lives in <home>/service."""
+    return settings.for_target("thrift")
+
+
+def password_file(settings: Settings) -> Path:
+    """The Thrift password (owner-only; created with a random value at first start). Clients read it:
+    beeline -w <file>, dbt through SEGMENTATION_THRIFT_PASSWORD, Superset in its URI."""
+    return as_service(settings).secrets_dir / THRIFT_PASSWORD
+
+
+def thrift_password(settings: Settings) -> str:
+    return secret(as_service(settings).secrets_dir, THRIFT_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,7 @@ class ThriftServer:
     host: str
     port: int
     metastore_url: str | None
+    password_file: Path
 
     @property
     def connect_host(self) -> str:
@@ -51,22 +82,30 @@ class ThriftServer:
     def jdbc_url(self) -> str:
         return f"jdbc:hive2://{self.connect_host}:{self.port}/marts"
 
+    def connect(self, username: str = THRIFT_USER, password: str | None = None, database: str = "default"):  # noqa: ANN201
+        """A PyHive connection as a BI client makes it: SASL PLAIN with the home's user and password."""
+        from pyhive import hive
+
+        secret_value = self.password_file.read_text().strip() if password is None else password
+        return hive.connect(host=self.connect_host, port=self.port, username=username, password=secret_value,
+                            auth="CUSTOM", database=database)
+
     def describe(self) -> str:
         return (f"Spark Thrift Server (pid {self.pid}) listening on {self.host}:{self.port}; "
-                f"JDBC {self.jdbc_url}; metastore {self.metastore_url}")
+                f"JDBC {self.jdbc_url}; user {THRIFT_USER}, password in {self.password_file}")
 
 
 def pid_file(settings: Settings) -> Path:
-    return settings.run_dir / "thrift.pid"
+    return as_service(settings).run_dir / "thrift.pid"
 
 
 def log_file(settings: Settings) -> Path:
-    return settings.run_dir / "thrift.log"
+    return as_service(settings).run_dir / "thrift.log"
 
 
 def _marker(settings: Settings) -> str:
     """What identifies OUR server in a command line: the class and this project's warehouse folder."""
-    return f"spark.sql.warehouse.dir={settings.warehouse_dir}"
+    return f"spark.sql.warehouse.dir={as_service(settings).warehouse_dir}"
 
 
 def _is_ours(settings: Settings, pid: int | None) -> bool:
@@ -81,7 +120,8 @@ def running_server(settings: Settings) -> ThriftServer | None:
         return None
     fields = path.read_text().split()
     host, port = fields[1], int(fields[2])
-    return ThriftServer(pid=pid, host=host, port=port, metastore_url=metastore.metastore_url(settings))  # type: ignore[arg-type]
+    return ThriftServer(pid=pid, host=host, port=port, metastore_url=metastore.metastore_url(settings),  # type: ignore[arg-type]
+                        password_file=password_file(settings))
 
 
 def service_settings(settings: Settings) -> Settings:
@@ -91,29 +131,43 @@ def service_settings(settings: Settings) -> Settings:
 
 
 def thrift_command(settings: Settings, host: str, port: int) -> list[str]:
+    """spark-submit for the server. Only names and paths are arguments: the metastore password is in an
+    owner-only --properties-file, the Thrift password in an owner-only file the authenticator reads."""
+    served = as_service(settings)
     command = [str(spark_home() / "bin" / "spark-submit"), "--class", THRIFT_CLASS,
                "--name", "segmentation-thrift"]
-    if settings.spark_master:
-        command += ["--master", settings.spark_master]
-    conf = settings.spark_conf()
-    # The server's own sessions need the LlapSigner stand-in (hive_shim) to close cleanly.
-    conf["spark.driver.extraClassPath"] = ":".join(
-        filter(None, [conf.get("spark.driver.extraClassPath"), str(shim_classpath(settings))]))
+    if served.spark_master:
+        command += ["--master", served.spark_master]
+    properties = spark_properties(served.secrets_dir, {
+        METASTORE_PASSWORD_KEY: secret(served.secrets_dir, METASTORE_PASSWORD)})
+    command += ["--properties-file", str(properties)]
+    conf = served.spark_conf()
+    # The server's own sessions need the LlapSigner stand-in (hive_shim) to close cleanly; its classes
+    # authenticate clients and guard the SQL they may run.
+    conf["spark.driver.extraClassPath"] = ":".join(filter(None, [
+        conf.get("spark.driver.extraClassPath"), str(shim_classpath(served)), str(server_classpath(served))]))
+    conf["spark.sql.extensions"] = "segmentation_server.SqlGuard"
+    conf["spark.sql.runSQLOnFiles"] = "false"
+    conf["spark.driver.extraJavaOptions"] = " ".join([
+        conf["spark.driver.extraJavaOptions"].replace(str(served.spark_log), str(log_file(served))),
+        f"-Dsegmentation.thrift.password.file={password_file(served)}",
+        f"-Dsegmentation.thrift.user={THRIFT_USER}",
+    ])
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     command += ["spark-internal",
                 "--hiveconf", f"hive.server2.thrift.port={port}",
                 "--hiveconf", f"hive.server2.thrift.bind.host={host}",
-                "--hiveconf", "hive.server2.transport.mode=binary"]
+                "--hiveconf", "hive.server2.transport.mode=binary",
+                "--hiveconf", "hive.server2.authentication=CUSTOM",
+                "--hiveconf", "hive.server2.custom.authentication.class=segmentation_server.PasswordFileAuthenticator"]
     return command
 
 
-def query_ok(host: str, port: int, username: str = "segmentation") -> bool:
-    """A real client round trip (SASL PLAIN, auth NONE), not just an open port."""
-    from pyhive import hive
-
+def query_ok(server: ThriftServer) -> bool:
+    """A real, authenticated client round trip, not just an open port."""
     try:
-        conn = hive.connect(host=host, port=port, username=username)
+        conn = server.connect()
         try:
             cursor = conn.cursor()
             cursor.execute("show databases")
@@ -125,32 +179,52 @@ def query_ok(host: str, port: int, username: str = "segmentation") -> bool:
         return False
 
 
+def check_bind_host(host: str, allow_remote: bool) -> str | None:
+    """None for loopback; for any other address, a refusal, or (with allow_remote) what it exposes."""
+    if host in LOOPBACK:
+        return None
+    exposure = (f"listening on {host} lets every machine that reaches this one try to log in to the "
+                "warehouse (password login, traffic not encrypted)")
+    if not allow_remote:
+        raise SegmentationError(f"--host {host}: {exposure}; pass --allow-remote to do it anyway, "
+                                "or keep the default 127.0.0.1")
+    return f"warning: {exposure}"
+
+
 def start_thrift(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 timeout: float = START_TIMEOUT_S, metastore_port: int | None = None) -> str:
+                 timeout: float = START_TIMEOUT_S, metastore_port: int | None = None,
+                 allow_remote: bool = False) -> str:
     """Start the metastore and the Thrift server, wait until a client query works, say where it listens."""
+    warning = check_bind_host(host, allow_remote)
+    settings = as_service(settings)
     if (server := running_server(settings)) is not None:
         return f"already running: {server.describe()}"
+    legacy = settings.home / "postgres"
+    if legacy.is_dir():
+        raise SegmentationError(f"{legacy} holds a metastore from an older version of this project, which kept "
+                                f"the Thrift server's catalog beside the local one; remove {legacy} (and "
+                                f"{settings.home / 'run'}/thrift.*) or use a new SEGMENTATION_HOME")
     if port_open(host if host not in {"0.0.0.0", ""} else "127.0.0.1", port):
         raise SegmentationError(f"port {port} on {host} is already in use by another program; "
                                 "pick another with --port or SEGMENTATION_THRIFT_PORT")
     url = metastore.start_metastore(settings, port=metastore_port)
     served = dataclasses.replace(settings, metastore_url=url)
-    served.home.mkdir(parents=True, exist_ok=True)
-    served.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(served.warehouse_dir)
+    thrift_password(served)
     log = log_file(settings)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("")  # one log per start, so errors quoted below are this start's
+    write_private(log, "")  # one log per start, so errors quoted below are this start's
     env = spark_env(SEGMENTATION_HOME=str(settings.home))
-    if host not in {"127.0.0.1", "localhost"}:
+    if host not in LOOPBACK:
         env.pop("SPARK_LOCAL_IP", None)  # the user asked for a wider bind
     proc = launch(thrift_command(served, host, port), log, env=env)
     pid_file(settings).write_text(f"{proc.pid} {host} {port}\n")
-    connect_host = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+    server = ThriftServer(pid=proc.pid, host=host, port=port, metastore_url=url,
+                          password_file=password_file(settings))
     started = time.monotonic()
     try:
-        wait_until(lambda: port_open(connect_host, port), timeout, "Spark Thrift Server", log,
+        wait_until(lambda: port_open(server.connect_host, port), timeout, "Spark Thrift Server", log,
                    alive=lambda: proc.poll() is None)
-        wait_until(lambda: query_ok(connect_host, port), max(30.0, timeout - (time.monotonic() - started)),
+        wait_until(lambda: query_ok(server), max(30.0, timeout - (time.monotonic() - started)),
                    "Spark Thrift Server (first query)", log, alive=lambda: proc.poll() is None, interval=1.0)
     except BaseException:
         # Never leave a half-started server (or its database) behind.
@@ -158,8 +232,8 @@ def start_thrift(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAU
         pid_file(settings).unlink(missing_ok=True)
         metastore.stop_metastore(settings)
         raise
-    server = ThriftServer(pid=proc.pid, host=host, port=port, metastore_url=url)
-    return f"started in {time.monotonic() - started:.0f}s: {server.describe()}; log {log}"
+    done = f"started in {time.monotonic() - started:.0f}s: {server.describe()}; log {log}"
+    return f"{done}\n{warning}" if warning else done
 
 
 def stop_thrift(settings: Settings, stop_metastore: bool = True) -> str:
@@ -180,10 +254,11 @@ def stop_thrift(settings: Settings, stop_metastore: bool = True) -> str:
     return "; ".join(messages)
 
 
-def thrift_status(settings: Settings) -> str:
+def thrift_status(settings: Settings) -> tuple[bool, str]:
+    """(running, what to say)."""
     server = running_server(settings)
     state = f"running: {server.describe()}" if server else "Spark Thrift Server is not running"
-    return f"{state}; {metastore.metastore_status(settings)}"
+    return server is not None, f"{state}; {metastore.metastore_status(settings)}"
 
 
 @contextmanager
@@ -200,12 +275,10 @@ def running_thrift(settings: Settings, port: int, host: str = DEFAULT_HOST, time
         stop_thrift(settings)
 
 
-def fetch(host: str, port: int, sql: str, settings_sql: Sequence[str] = (),
-          username: str = "segmentation") -> list[tuple]:
-    """Run one query as a BI client would (PyHive, auth NONE) after optional `set k=v` statements."""
-    from pyhive import hive
-
-    conn = hive.connect(host=host, port=port, username=username)
+def fetch(server: ThriftServer, sql: str, settings_sql: Sequence[str] = ()) -> list[tuple]:
+    """Run one query as a BI client would (PyHive, the home's user and password) after optional
+    `set k=v` statements."""
+    conn = server.connect()
     try:
         cursor = conn.cursor()
         for statement in settings_sql:
@@ -216,19 +289,17 @@ def fetch(host: str, port: int, sql: str, settings_sql: Sequence[str] = (),
         conn.close()
 
 
-def fetch_both_ansi_modes(host: str, port: int, sql: str) -> tuple[list[tuple], list[tuple]]:
+def fetch_both_ansi_modes(server: ThriftServer, sql: str) -> tuple[list[tuple], list[tuple]]:
     """The same query with ANSI mode on (Spark 4's default) and off (what dbt-spark sessions use)."""
-    on = fetch(host, port, sql, ["set spark.sql.ansi.enabled=true"])
-    off = fetch(host, port, sql, ["set spark.sql.ansi.enabled=false"])
+    on = fetch(server, sql, ["set spark.sql.ansi.enabled=true"])
+    off = fetch(server, sql, ["set spark.sql.ansi.enabled=false"])
     return on, off
 
 
-def refresh_tables(host: str, port: int, tables: Sequence[str]) -> None:
+def refresh_tables(server: ThriftServer, tables: Sequence[str]) -> None:
     """After another JVM (the ML step) rewrote tables, drop the Thrift server's cached file listings of
     them, so dbt models and BI queries through Thrift read the new files, not the replaced ones."""
-    from pyhive import hive
-
-    conn = hive.connect(host=host, port=port, username="segmentation")
+    conn = server.connect()
     try:
         cursor = conn.cursor()
         for table in tables:
@@ -253,7 +324,9 @@ def ensure_thrift_for_pipeline(settings: Settings, echo=print) -> Settings:
             raise SegmentationError(f"the Thrift server did not stay up; see {log_file(settings)}")
     os.environ["SEGMENTATION_THRIFT_HOST"] = server.connect_host
     os.environ["SEGMENTATION_THRIFT_PORT"] = str(server.port)
-    return dataclasses.replace(service_settings(settings), target="thrift")
+    # profiles.yml reads it; an environment variable, never a process argument.
+    os.environ["SEGMENTATION_THRIFT_PASSWORD"] = thrift_password(settings)
+    return service_settings(settings)
 
 
 def refresh_pipeline_tables(settings: Settings, tables: Sequence[str]) -> None:
@@ -261,4 +334,4 @@ def refresh_pipeline_tables(settings: Settings, tables: Sequence[str]) -> None:
     server = running_server(settings)
     if server is None:
         raise SegmentationError(f"the Thrift server is not running; see {log_file(settings)}")
-    refresh_tables(server.connect_host, server.port, tables)
+    refresh_tables(server, tables)

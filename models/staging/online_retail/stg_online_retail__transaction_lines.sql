@@ -1,8 +1,9 @@
 {#
     One row per raw row of raw.transactions, typed and normalised, with its fate (SPEC 1-3).
-    row_fate: rejected (cannot be typed; reject_reason says why, checked in SPEC order),
-    duplicate (same eight typed columns as an earlier kept row, source order = file, line),
-    or kept. Materialised as a table: every later model reads it, and the raw text is scanned once.
+    row_fate: rejected (cannot be typed, or a value no analyst would keep; reject_reason says why, checked in
+    the order of the seed reject_reasons), duplicate (same eight typed columns as an earlier kept row, source
+    order = file, line), or kept. Materialised as a table: every later model reads it, and the raw text is
+    scanned once. Choices beyond SPEC 2 (numeric forms, the extra reasons): docs/spec_decisions.md.
 #}
 {{ config(materialized='table') }}
 
@@ -31,12 +32,13 @@ trimmed as (
 typed as (
     select
         *,
-        upper(raw_invoice_no) as invoice_no,
+        {{ normalise_numeric_code('upper(raw_invoice_no)') }} as invoice_no,
         upper(raw_stock_code) as stock_code,
         {{ parse_whole_number('raw_quantity') }} as quantity,
         {{ parse_invoice_date('raw_invoice_date') }} as invoice_date,
         {{ parse_decimal_number('raw_unit_price') }} as unit_price,
-        nullif(regexp_replace(raw_customer_id, '[.]0+$', ''), '') as customer_id
+        {{ parse_customer_id('raw_customer_id') }} as customer_id,
+        {{ is_header_row('raw_invoice_no', 'raw_stock_code', 'raw_quantity') }} as is_repeated_header
     from trimmed
 ),
 
@@ -44,11 +46,15 @@ with_reject_reason as (
     select
         *,
         case
+            when is_repeated_header then 'repeated_header'
             when invoice_no is null then 'missing_invoice_no'
             when stock_code is null then 'missing_stock_code'
             when quantity is null then 'bad_quantity'
             when invoice_date is null then 'bad_invoice_date'
             when unit_price is null then 'bad_unit_price'
+            when unit_price < 0 and invoice_no not like 'C%' and invoice_no not like 'A%' and quantity > 0
+                then 'negative_unit_price'
+            when raw_customer_id is not null and customer_id is null then 'bad_customer_id'
         end as reject_reason
     from typed
 ),
