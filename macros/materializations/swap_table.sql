@@ -3,18 +3,19 @@
 
     dbt-spark's `table` on Parquet drops the table and then recreates it, so a query arriving in between
     fails (table not found) or reads a half-written folder. Here every build writes a new, versioned table
-    `<schema>_versions.<name>__v<UTC timestamp>`; `<schema>.<name>` is a view onto the newest version and is
+    `internal_versions.<name>__v<UTC timestamp>`; `<schema>.<name>` is a view onto the newest version and is
     repointed with one metastore call (ALTER VIEW ... AS), so a reader sees either the old or the new
     data, never an error. The previous version is kept, so queries that resolved the old view still
     finish; older versions are dropped.
 
     Enable for the marts:  models: segmentation: marts: +materialized: swap_table
-    Optional config: versions_schema (default `<schema>_versions`), keep_versions (default 2, min 2).
+    Optional config: versions_schema (default `internal_versions`: one schema, named so that BI table
+    browsers can hide it), keep_versions (default 2, min 2).
     A relation left as a plain table by an older build is replaced by the view once (not atomic that once).
 #}
 {% materialization swap_table, adapter='spark' %}
     {%- set identifier = model['alias'] -%}
-    {%- set versions_schema = config.get('versions_schema', schema ~ '_versions') -%}
+    {%- set versions_schema = config.get('versions_schema', 'internal_versions') -%}
     {%- set keep_versions = [config.get('keep_versions', 2) | int, 2] | max -%}
     {%- set version_prefix = identifier ~ '__v' -%}
     {%- set version_id = version_prefix ~ modules.datetime.datetime.utcnow().strftime('%Y%m%d%H%M%S%f') -%}
@@ -62,8 +63,7 @@
 {#
     Drop the versions `<versions_schema>.<version_prefix><20-digit UTC timestamp>` of a swap_table model,
     all but the newest `keep` (fixed-width timestamps sort as text). Listed with plain SQL: the version a
-    swap_table build just wrote did not go through dbt's relation cache. keep = 0 removes every version, for
-    a model that stopped being a swap_table (a missing versions schema is nothing to drop).
+    swap_table build just wrote did not go through dbt's relation cache.
 #}
 {% macro drop_table_versions(versions_schema, version_prefix, keep) %}
     {% if execute %}

@@ -18,13 +18,14 @@ SPARK_PROPERTIES = "spark-secrets.properties"
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) owner-only, and make an existing one owner-only too. A group
-    traverse bit is kept: under root the metastore's own OS user passes through the home that way
-    (service/metastore.py), without being able to list it."""
+    """Create `path` (and missing parents) owner-only, and make an existing one owner-only too. A traverse
+    bit for a group other than our own is kept: under root the metastore's own OS user passes through the
+    home that way (service/metastore.py), without being able to list it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = path.stat()
     if info.st_uid == os.geteuid():
-        path.chmod(0o700 | (info.st_mode & 0o010))
+        service_group = info.st_gid != os.getegid()
+        path.chmod(0o700 | (info.st_mode & 0o010 if service_group else 0))
     return path
 
 

@@ -33,6 +33,14 @@ def remove_home(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
 
 
+def sqlalchemy_url(server, database: str) -> str:  # noqa: ANN001 - a thrift.ThriftServer
+    """The SQLAlchemy URI Superset takes for the server (the project's Spark dialect, password login)."""
+    from urllib.parse import quote
+
+    password = quote(server.password_file.read_text().strip(), safe="")
+    return f"hive+spark://segmentation:{password}@{server.connect_host}:{server.port}/{database}?auth=CUSTOM"
+
+
 class BiReader:
     """A BI client that runs one query in a loop over PyHive while the test rebuilds the table behind it.
 
@@ -40,8 +48,8 @@ class BiReader:
     raised, so the test can assert on the totals after the rebuilds.
     """
 
-    def __init__(self, host: str, port: int, sql: str, accepted: set[tuple]) -> None:
-        self.host, self.port, self.sql, self.accepted = host, port, sql, accepted
+    def __init__(self, server, sql: str, accepted: set[tuple]) -> None:  # noqa: ANN001 - a thrift.ThriftServer
+        self.server, self.sql, self.accepted = server, sql, accepted
         self.queries = 0
         self.failures: list[str] = []
         self.wrong: list[tuple] = []
@@ -49,9 +57,7 @@ class BiReader:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        from pyhive import hive
-
-        conn = hive.connect(host=self.host, port=self.port, username="bi-reader")
+        conn = self.server.connect()
         cursor = conn.cursor()
         while not self._stop.is_set():
             try:

@@ -123,26 +123,6 @@ def test_docs_generate_catalogs_the_marts(settings, pipeline_run):
     assert all(n["description"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
 
 
-def test_fct_order_lines_view_drops_versions_left_by_swap_table_builds(spark, settings, pipeline_run):
-    """fct_order_lines was a swap_table before it became a view: its post-hook removes the versioned tables
-    such builds left in marts_versions, and only those (the keep=0 use of drop_table_versions)."""
-    from segmentation.dbt import run_dbt
-
-    stale, other = "fct_order_lines__v20200101000000000000", "fct_orders__v20200101000000000000"
-    for name in (stale, other):
-        spark.sql(f"create table marts_versions.{name} using parquet as select 1 as x")
-    try:
-        lines_before = spark.table("marts.fct_order_lines").count()
-        assert run_dbt(settings, ["run", "--select", "fct_order_lines"]).success
-        left = {row["tableName"] for row in spark.sql("show tables in marts_versions").collect()}
-        assert stale not in left and other in left
-        assert spark.table("marts.fct_order_lines").count() == lines_before > 0
-    finally:
-        for name in (stale, other):
-            spark.sql(f"drop table if exists marts_versions.{name}")
-
-
-
 def test_hand_written_floor_builds_the_same_tables(spark, pipeline_run):
     """The benchmark's floor (bench/floor.py, PySpark without dbt) implements every table independently;
     on the bundled sample (rejects, duplicates, cancellations, zero prices, missing customers) all 15 of

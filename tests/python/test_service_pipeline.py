@@ -23,7 +23,7 @@ from segmentation.config import Settings
 from segmentation.service import metastore, thrift
 from segmentation.service._proc import free_port, process_matches
 from segmentation.service.cluster import WORKER_CLASS, run_pipeline_subprocess, running_cluster
-from service_helpers import BiReader, remove_home, require_postgres, service_home
+from service_helpers import BiReader, remove_home, require_postgres, service_home, sqlalchemy_url
 
 pytestmark = pytest.mark.slow
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def thrift_run():
     metastore) up for BI clients by design; this fixture stops both, even when a test fails."""
     require_postgres()
     home = service_home("seg_tpipe_")
-    svc = Settings.from_env(home=home, project_dir=PROJECT_DIR)
+    svc = Settings.from_env(home=home, project_dir=PROJECT_DIR, target="thrift")
     summary_path = home / "run_summary.json"
     env = {**os.environ, **_subprocess_env(home, summary_path, SEGMENTATION_THRIFT_HOST="127.0.0.1",
                                            SEGMENTATION_THRIFT_PORT=str(free_port()),
@@ -114,19 +114,17 @@ def test_thrift_pipeline_matches_local_run(thrift_run, pipeline_run):
 
 
 def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, inspect, text
 
     _svc, server, _summary, _wall = thrift_run
-    host, port = server.connect_host, server.port
     # PyHive, as a notebook user would.
-    listed = {row[1] for row in thrift.fetch(host, port, "show tables in marts")}
+    listed = {row[1] for row in thrift.fetch(server, "show tables in marts")}
     assert {"customer_rfm", "dim_customers", "segment_summary", "fct_orders"} <= listed
-    # SQLAlchemy hive://, as Superset connects.
-    engine = create_engine(f"hive://segmentation@{host}:{port}/marts")
+    # SQLAlchemy, as Superset connects: the marts are views, listed as views.
+    engine = create_engine(sqlalchemy_url(server, "marts"))
     try:
         with engine.connect() as conn:
-            # SHOW TABLES (column 1 is the name): PyHive's inspector misreads Spark's database column.
-            assert {row[1] for row in conn.execute(text("show tables in marts"))} == listed
+            assert set(inspect(conn).get_view_names(schema="marts")) == listed
             clusters = conn.execute(text(
                 "select cluster_name, count(*) from marts.dim_customers where cluster_name is not null "
                 "group by cluster_name")).fetchall()
@@ -135,14 +133,13 @@ def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
         engine.dispose()
 
     for name, sql in MARTS_SQL.items():
-        on, off = thrift.fetch_both_ansi_modes(host, port, sql)
+        on, off = thrift.fetch_both_ansi_modes(server, sql)
         assert on == off, f"marts.{name} differs between ANSI on and off"
         assert len(on) > 0
-    dim = thrift.fetch(host, port, MARTS_SQL["dim_customers"])
+    dim = thrift.fetch(server, MARTS_SQL["dim_customers"])
     assert len(dim) == pipeline_run.customers
     assert {row[3] for row in dim if row[4] > 0} == {"VIP", "Potential", "New", "Churned"}
-    kinds = {row[0] for row in thrift.fetch(host, port,
-                                            "select distinct segment_kind from marts.segment_summary")}
+    kinds = {row[0] for row in thrift.fetch(server, "select distinct segment_kind from marts.segment_summary")}
     assert kinds == {"rfm_segment", "cluster"}
 
 
@@ -150,14 +147,15 @@ def test_bi_reads_during_a_rebuild(thrift_run):
     """A BI client queries segment_summary in a loop while dbt rebuilds it (and dim_customers) through the
     same Thrift server: the swap_table views must never show an error or a partial table."""
     svc, server, _summary, _wall = thrift_run
-    host, port = server.connect_host, server.port
     sql = "select count(*), sum(customers) from marts.segment_summary"
-    expected = thrift.fetch(host, port, sql)[0]
+    expected = thrift.fetch(server, sql)[0]
     assert expected[0] > 0 and expected[1] > 0
 
     env = {**os.environ, **_subprocess_env(svc.home, svc.home / "unused.json",
                                            SEGMENTATION_TARGET="thrift",
-                                           SEGMENTATION_THRIFT_HOST=host, SEGMENTATION_THRIFT_PORT=str(port),
+                                           SEGMENTATION_THRIFT_HOST=server.connect_host,
+                                           SEGMENTATION_THRIFT_PORT=str(server.port),
+                                           SEGMENTATION_THRIFT_PASSWORD=thrift.thrift_password(svc),
                                            # dbt's artifacts apart from the project's target/ folder
                                            DBT_TARGET_PATH=str(svc.home / "dbt-target"))}
     command = [DBT, "run",
@@ -165,7 +163,7 @@ def test_bi_reads_during_a_rebuild(thrift_run):
                "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target", "thrift"]
     started = time.monotonic()
     rebuilds = 2
-    with BiReader(host, port, sql, {expected}) as bi:
+    with BiReader(server, sql, {expected}) as bi:
         for _ in range(rebuilds):
             done = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
                                   timeout=600)
@@ -175,7 +173,7 @@ def test_bi_reads_during_a_rebuild(thrift_run):
                                         "seconds": round(time.monotonic() - started, 1)})
     assert bi.failures == [] and bi.wrong == []
     assert bi.queries >= rebuilds
-    assert thrift.fetch(host, port, sql)[0] == expected
+    assert thrift.fetch(server, sql)[0] == expected
 
 
 def test_thrift_server_log_has_no_class_loading_errors(thrift_run):

@@ -190,7 +190,8 @@ def read_csv(spark: SparkSession, source: Source, read_path: Path, *, check_utf8
     """Lines via the text source keep their physical order, so `_source_line` is the line a record starts
     on (header = 1). Each record is parsed with from_csv (RFC 4180 quoting). Blank lines are not records.
     `check_utf8`: a line holding bytes that are not UTF-8 (Spark's text source passes them through
-    undecoded) stops the read with a message naming the line. `multiline`: records whose quoted fields span lines are joined first."""
+    undecoded) stops the read with a message naming the line. `multiline`: records whose quoted fields
+    span lines are joined first."""
     mapping = map_columns(source.header, str(source.path))
     text = with_row_number(spark.read.text(str(read_path)), "_source_line")
     value = F.col("value")

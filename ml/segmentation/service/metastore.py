@@ -43,7 +43,9 @@ def _socket_dir(settings: Settings) -> Path:
 
 
 def log_file(settings: Settings) -> Path:
-    return _service(settings).run_dir / "postgres.log"
+    # Beside its data, in the server's own folder: the run folder is private to us, and under root the
+    # server runs as another user.
+    return pg_dir(settings) / "postgres.log"
 
 
 def pid_file(settings: Settings) -> Path:

@@ -8,10 +8,7 @@
     half-written while dbt rebuilds them. The post-hook drops the versioned tables that builds from before
     this change left in marts_versions.
 #}
-{{ config(
-    materialized='view',
-    post_hook="{{ drop_table_versions('marts_versions', 'fct_order_lines__v', 0) }}"
-) }}
+{{ config(materialized='view') }}
 with
 
 enriched_lines as (
