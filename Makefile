@@ -26,7 +26,7 @@ system-deps:
 	@scripts/install_system_deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check ml tests/python bench
+	$(BIN)/ruff check ml tests/python bench reference
 	cd $(CURDIR) && $(BIN)/sqlfluff lint models
 
 test: $(STAMP) system-deps lint

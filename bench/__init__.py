@@ -1,3 +1,3 @@
-"""Benchmark implementations of the whole SPEC computation outside dbt: a hand-written PySpark
-"floor" (`bench.floor`) and a pandas + scikit-learn version (`bench.pandas_impl`). The harness that
-runs them side by side with the pipeline is `segmentation.bench`."""
+"""The benchmark: `segmentation bench` times the pipeline against the hand-written PySpark reference
+(`reference.floor`, the floor a hand-written Spark job sets) on generated data, each way in a process of
+its own, and checks that both built the same tables (`reference.fingerprints`). Results: bench/results/."""

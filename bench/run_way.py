@@ -1,11 +1,11 @@
 """Run one benchmark way in this process and write its summary as JSON; the harness
-(`segmentation.bench`) starts it as a separate process so that its whole process tree (the JVM
+(`bench.harness`) starts it as a separate process so that its whole process tree (the JVM
 included) can be measured on its own.
 
-    python -m bench.run_way --way floor|pandas|session|pipeline_results|fingerprint --out result.json [--data ...]
+    python -m bench.run_way --way floor|session|pipeline_results|fingerprint --out result.json [--data ...]
 
 `pipeline_results` reads the figures the pipeline left in marts.customer_rfm (in $SEGMENTATION_HOME)
-so that the harness can check that all ways agree. `fingerprint --source pipeline|floor|pandas` reads the
+so that the harness can check that all ways agree. `fingerprint --source pipeline|floor` reads the
 tables a way wrote (bench/tables.py) after it has finished, so that reading them is never part of its time.
 """
 
@@ -50,24 +50,21 @@ def pipeline_figures(spark) -> dict[str, object]:  # noqa: ANN001 - a SparkSessi
     }
 
 
-def table_fingerprints(spark, source: str, tables_dir: str | None) -> dict[str, object]:  # noqa: ANN001
-    """bench/tables.py fingerprints of the tables `source` wrote: the pipeline's in this warehouse, the
-    floor's in its floor_* schemas, pandas' as Parquet folders."""
-    from bench.floor import FLOOR_PREFIX
-    from bench.tables import fingerprints, in_folder, in_warehouse
+def table_fingerprints(spark, source: str) -> dict[str, object]:  # noqa: ANN001
+    """reference/fingerprints.py of the tables `source` wrote: the pipeline's in this warehouse, the
+    floor's in its floor_* schemas."""
+    from reference.fingerprints import fingerprints, in_warehouse
+    from reference.floor import FLOOR_PREFIX
 
-    if source == "pandas":
-        return fingerprints(spark, in_folder(spark, tables_dir or "."))
     return fingerprints(spark, in_warehouse(spark, FLOOR_PREFIX if source == "floor" else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--way", required=True, choices=["floor", "pandas", "session", "pipeline_results", "fingerprint"]
+        "--way", required=True, choices=["floor", "session", "pipeline_results", "fingerprint"]
     )
-    parser.add_argument("--source", choices=["pipeline", "floor", "pandas"], default="pipeline")
-    parser.add_argument("--tables-dir", default=None, help="fingerprint --source pandas: its Parquet folder")
+    parser.add_argument("--source", choices=["pipeline", "floor"], default="pipeline")
     parser.add_argument("--data", nargs="*", default=[])
     parser.add_argument("--out", required=True)
     parser.add_argument("--k", type=int, default=4)
@@ -78,31 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     summary: dict[str, object] = {"way": args.way}
     try:
-        if args.way == "pandas":
-            from bench.pandas_impl import run_pandas
+        from segmentation.config import Settings
+        from segmentation.spark import build_session
 
-            result = run_pandas(
-                expand(args.data), k=args.k, seed=args.seed, as_of_date=args.as_of_date, tables_dir=args.tables_dir
-            )
-            summary.update(result.summary())
+        spark = build_session(Settings.from_env(), f"bench-{args.way}")
+        if args.way == "session":  # fixed overhead: JVM start plus one trivial job
+            summary["rows"] = spark.range(1).count()
+        elif args.way == "pipeline_results":
+            summary.update(pipeline_figures(spark))
+        elif args.way == "fingerprint":
+            summary["tables"] = table_fingerprints(spark, args.source)
         else:
-            from segmentation.config import Settings
-            from segmentation.spark import build_session
+            from reference.floor import run_floor
 
-            spark = build_session(Settings.from_env(), f"bench-{args.way}")
-            if args.way == "session":  # fixed overhead: JVM start plus one trivial job
-                summary["rows"] = spark.range(1).count()
-            elif args.way == "pipeline_results":
-                summary.update(pipeline_figures(spark))
-            elif args.way == "fingerprint":
-                summary["tables"] = table_fingerprints(spark, args.source, args.tables_dir)
-            else:
-                from bench.floor import run_floor
-
-                # The floor loads the same files itself (the project's ingest): a folder stays a folder.
-                result = run_floor(spark, args.data, k=args.k, seed=args.seed, as_of_date=args.as_of_date)
-                summary.update(result.summary())
-            spark.stop()
+            # The floor loads the same files itself (the project's ingest): a folder stays a folder.
+            result = run_floor(spark, args.data, k=args.k, seed=args.seed, as_of_date=args.as_of_date)
+            summary.update(result.summary())
+        spark.stop()
         summary["status"] = "ok"
     except MemoryError:
         summary["status"] = "out_of_memory"

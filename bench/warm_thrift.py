@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from segmentation.bench import OVERHEAD_ROWS, Bench
+from bench.harness import OVERHEAD_ROWS, Bench
 from segmentation.config import Settings
 from segmentation.service import thrift
 from segmentation.service._proc import free_port

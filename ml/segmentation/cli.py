@@ -271,10 +271,10 @@ def report(
 def bench(
     rows: Annotated[str, typer.Option(help="Comma-separated sizes, e.g. 1e6,1e7,5e7")] = "1e5",
     out: Annotated[Path | None, typer.Option(help="Results folder (default: bench/results)")] = None,
-    ways: Annotated[str, typer.Option(help="Which implementations: pipeline,floor,pandas")] = "pipeline,floor,pandas",
+    ways: Annotated[str, typer.Option(help="Which implementations: pipeline,floor")] = "pipeline,floor",
 ) -> None:
     """Benchmark the pipeline against the hand-written PySpark reference on generated data."""
-    from segmentation.bench import run_bench
+    from bench.harness import run_bench
 
     try:
         typer.echo(run_bench(_settings(), rows=rows, out_dir=out, ways=ways))

@@ -61,12 +61,9 @@ def spark(settings):
 
 @pytest.fixture(scope="session")
 def uci_floor(spark):
-    """The benchmark's hand-written PySpark implementation on the real UCI file, computed once and shared
-    by the tests that cross-check the pipeline and the pandas implementation against it."""
-    import sys
-
-    sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, beside ml/
-    from bench.floor import run_floor
+    """The hand-written PySpark reference on the real UCI file, computed once and shared by the tests that
+    cross-check the pipeline against it."""
+    from reference.floor import run_floor
 
     # Its own schemas (floor_uci_*), so the floor runs of other tests never overwrite its tables.
     result = run_floor(spark, [str(require_file(ONLINE_RETAIL))], k=4, seed=42, prefix="floor_uci_")
@@ -80,13 +77,10 @@ APPENDED_ML_TABLES = {"model_runs", "k_sweep"}
 
 def floor_table_differences(spark, paths: list[str], run_id: str, prefix: str, floor=None):  # noqa: ANN001
     """Run the benchmark's floor on `paths` into `prefix`ed schemas (unless a finished `floor` result is
-    given) and compare every output table's fingerprint (bench/tables.py) with the pipeline's run `run_id`
+    given) and compare every output table's fingerprint (reference/fingerprints.py) with the pipeline's run `run_id`
     in this warehouse. Returns (the pipeline's fingerprints, {table: (pipeline, floor)} that differ)."""
-    import sys
-
-    sys.path.insert(0, str(PROJECT_DIR))  # `bench` lives at the project root, beside ml/
-    from bench.floor import run_floor
-    from bench.tables import fingerprints, in_warehouse
+    from reference.fingerprints import fingerprints, in_warehouse
+    from reference.floor import run_floor
 
     if floor is None:
         floor = run_floor(spark, paths, k=4, seed=42, prefix=prefix)

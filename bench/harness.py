@@ -1,4 +1,4 @@
-"""Benchmark harness: the pipeline against the hand-written PySpark floor and the pandas way.
+"""Benchmark harness: the pipeline against the hand-written PySpark reference (the floor).
 
 For each size it generates data once (cached under bench/.cache/), runs each way in its own process
 and samples that process tree (the JVM included) for peak RSS and CPU time, then checks that all ways
@@ -28,7 +28,7 @@ import psutil
 from segmentation.config import Settings, shuffle_partitions_for
 from segmentation.errors import SegmentationError
 
-WAYS = ("pipeline", "floor", "pandas")
+WAYS = ("pipeline", "floor")
 GENERATOR_SEED = 7
 POLL_SECONDS = 0.2
 
@@ -170,7 +170,6 @@ class Bench:
         env = dict(os.environ)
         env["SEGMENTATION_HOME"] = str(home)
         env["SEGMENTATION_PROJECT_DIR"] = str(self.project)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.project), env.get("PYTHONPATH")]))
         return env
 
     def dataset(self, token: str) -> tuple[Path, int | None]:
@@ -195,13 +194,8 @@ class Bench:
         cmd = [sys.executable, "-m", "bench.run_way", "--way", way, "--out", str(result_file), "--k", "4"]
         if data:
             cmd += ["--data", str(data)]
-        memory_cap = int(psutil.virtual_memory().total * 0.8) if way == "pandas" else None
         home = self.cache / f"home_{way}"
-        if way in ("floor", "pandas"):
-            shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse or table folder, as the pipeline gets
-        tables_dir = home / "tables"
-        if way == "pandas":
-            cmd += ["--tables-dir", str(tables_dir)]
+        shutil.rmtree(home, ignore_errors=True)  # a fresh warehouse, as the pipeline gets
         env = self.env(home=home)
         if rows and "SEGMENTATION_SHUFFLE_PARTITIONS" not in env:
             # The floor gets the shuffle partition count the pipeline sizes from the same rows.
@@ -212,20 +206,19 @@ class Bench:
             cwd=self.project,
             log=self.logs / f"{way}_{tag}.log",
             timeout_s=self.timeout_s,
-            memory_cap=memory_cap,
         )
         figures = json.loads(result_file.read_text()) if result_file.is_file() else {}
         if way == "floor" and "SEGMENTATION_SHUFFLE_PARTITIONS" in env:
             figures["shuffle_partitions"] = int(env["SEGMENTATION_SHUFFLE_PARTITIONS"])
         if figures.get("status") == "out_of_memory":
             measured.status = "out_of_memory"
-        if measured.status == "ok" and way in ("floor", "pandas"):
-            figures["tables"] = self.fingerprint(way, home, tag, tables_dir)
+        if measured.status == "ok" and way == "floor":
+            figures["tables"] = self.fingerprint(way, home, tag)
         return measured, figures
 
-    def fingerprint(self, source: str, home: Path, tag: str, tables_dir: Path | None = None) -> dict[str, Any]:
-        """bench/tables.py fingerprints of what `source` wrote, read in a process of its own afterwards."""
-        extra = ["--source", source] + (["--tables-dir", str(tables_dir)] if tables_dir else [])
+    def fingerprint(self, source: str, home: Path, tag: str) -> dict[str, Any]:
+        """reference/fingerprints.py of what `source` wrote, read in a process of its own afterwards."""
+        extra = ["--source", source]
         check, found = self.run_way_in_home("fingerprint", home, f"{source}_{tag}", extra)
         return found.get("tables", {}) if check.status == "ok" else {"error": {"status": check.status}}
 
@@ -451,10 +444,6 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
             ratios.append(
                 f"- {size['rows']:,} rows: pipeline / floor = {walls['pipeline'] / walls['floor']:.2f}"
             )
-        if "pipeline" in walls and "pandas" in walls:
-            ratios.append(
-                f"- {size['rows']:,} rows: pipeline / pandas = {walls['pipeline'] / walls['pandas']:.2f}"
-            )
         after_load = transform_after_load(size)
         if "pipeline" in after_load and "floor" in after_load:
             ratios.append(
@@ -477,7 +466,7 @@ def write_outputs(out_dir: Path, record: dict[str, Any]) -> Path:
         if "k_sweep" in (r["figures"].get("stats") or {})
     ]
     if sweeps:
-        # The pipeline sweeps k = 2..10 on every run; the floor and pandas do the same work, timed here
+        # The pipeline sweeps k = 2..10 on every run; the floor does the same work, timed here
         # (the pipeline's sweep is inside its `train clusters` stage).
         lines += ["", "## k sweep (k = 2..10, cost and silhouette; the fit at k is kept)", "", *sweeps]
     for size in record["sizes"]:

@@ -34,21 +34,21 @@ from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from bench.common import (
+from reference.fingerprints import OUTPUT_TABLES
+from reference.rules import (
     ISO_DATE_RE,
-    NON_MERCHANDISE_CODES,
     OTHERS,
     PRICE_RE,
     QUANTITY_RE,
-    REJECT_REASONS,
-    SEGMENT_RULES,
     TYPED_COLUMNS,
     US_DATE_FORMAT_SPARK,
     FloorResult,
     Laps,
+    non_merchandise_codes,
+    reject_reasons,
+    segment_rules,
     spark_percentile,
 )
-from bench.tables import OUTPUT_TABLES
 from segmentation.clustering.config import DEFAULT_MAX_ITER, DEFAULT_TOL, sweep_ks
 from segmentation.clustering.naming import name_clusters
 from segmentation.clustering.select import sweep_concurrency
@@ -90,6 +90,39 @@ def _text(column: str) -> Column:
     return F.nullif(F.trim(F.col(column)), F.lit(""))
 
 
+def line_id(file: Column, line: Column) -> Column:
+    """spec_decisions: `<file name>@<CRC-32 of the path, 8 hex digits>:<line>`."""
+    name = F.regexp_extract(file, r"([^/]*)$", 1)
+    return F.concat(name, F.lit("@"), F.lpad(F.lower(F.hex(F.crc32(file))), 8, "0"), F.lit(":"), line.cast("string"))
+
+
+def _customer_id(text: Column) -> Column:
+    """spec_decisions: float-written whole numbers are their digits, other numbers are no id, text stays."""
+    number = text.try_cast("decimal(38,6)")
+    return (
+        F.when(text.rlike(r"^[0-9]+\.0*$"), F.regexp_extract(text, r"^([0-9]+)", 1))
+        .when(
+            text.rlike(r"^[0-9]*\.?[0-9]+[eE]\+?[0-9]+$"),
+            F.when(number == F.floor(number), number.cast("decimal(38,0)").cast("string")),
+        )
+        .when(text.rlike(r"^[0-9]*\.[0-9]+$"), F.lit(None).cast("string"))
+        .otherwise(text)
+    )
+
+
+def _is_header(text: dict[str, Column]) -> Column:
+    """A data row repeating the header: InvoiceNo, StockCode and Quantity hold header names."""
+    from segmentation.ingest.columns import aliases, normalise
+
+    names = aliases()
+    found = F.lit(True)
+    for column in ("invoice_no", "stock_code", "quantity"):
+        spellings = [alias for alias, target in names.items() if target == column]
+        cleaned = F.lower(F.regexp_replace(text[column], "[ _]", ""))
+        found = found & F.coalesce(cleaned.isin(*[normalise(a) for a in spellings]), F.lit(False))
+    return found
+
+
 def typed_rows(raw: DataFrame, files: list[str]) -> DataFrame:
     """SPEC 1-2: the raw strings typed, `reject_reason` (null for typable rows), the row's position as one
     bigint, and for rejected rows their trimmed raw text (null for the others)."""
@@ -97,7 +130,7 @@ def typed_rows(raw: DataFrame, files: list[str]) -> DataFrame:
     qty, date, price = text["quantity"], text["invoice_date"], text["unit_price"]
     file_index = F.create_map(*[x for i, f in enumerate(files) for x in (F.lit(f), F.lit(i))])
     typed = raw.select(
-        F.upper(text["invoice_no"]).alias("invoice_no"),
+        F.regexp_replace(F.upper(text["invoice_no"]), r"^([0-9]+)\.0+$", "$1").alias("invoice_no"),
         F.upper(text["stock_code"]).alias("stock_code"),
         text["description"].alias("description"),
         F.when(qty.rlike(QUANTITY_RE), F.regexp_extract(qty, r"^([+-]?[0-9]+)", 1).try_cast("bigint")).alias(
@@ -108,9 +141,10 @@ def typed_rows(raw: DataFrame, files: list[str]) -> DataFrame:
             F.try_to_timestamp(date, F.lit(US_DATE_FORMAT_SPARK)),
         ).alias("invoice_date"),
         F.when(price.rlike(PRICE_RE), price.try_cast("double")).alias("unit_price"),
-        F.nullif(F.regexp_replace(text["customer_id"], r"[.]0+$", ""), F.lit("")).alias("customer_id"),
+        _customer_id(text["customer_id"]).alias("customer_id"),
         text["country"].alias("country"),
         text["customer_id"].isNull().alias("raw_customer_missing"),
+        _is_header(text).alias("is_repeated_header"),
         (F.shiftleft(file_index[F.col("_source_file")].cast("bigint"), LINE_BITS) + F.col("_source_line")).alias(
             "position"
         ),
@@ -122,11 +156,27 @@ def typed_rows(raw: DataFrame, files: list[str]) -> DataFrame:
             "_loaded_at",
         ).alias("raw"),
     )
-    reason = F.when(F.col("invoice_no").isNull(), F.lit(REJECT_REASONS[0]))
-    for name, label in zip(("stock_code", "quantity", "invoice_date", "unit_price"), REJECT_REASONS[1:], strict=True):
-        reason = reason.when(F.col(name).isNull(), F.lit(label))
-    return typed.withColumn("reject_reason", reason).withColumn(
-        "raw", F.when(F.col("reject_reason").isNotNull(), F.col("raw"))
+    invoice = F.col("invoice_no")
+    checks = {
+        "repeated_header": F.col("is_repeated_header"),
+        "missing_invoice_no": invoice.isNull(),
+        "missing_stock_code": F.col("stock_code").isNull(),
+        "bad_quantity": F.col("quantity").isNull(),
+        "bad_invoice_date": F.col("invoice_date").isNull(),
+        "bad_unit_price": F.col("unit_price").isNull(),
+        "negative_unit_price": (F.col("unit_price") < 0)
+        & ~invoice.startswith("C")
+        & ~invoice.startswith("A")
+        & (F.col("quantity") > 0),
+        "bad_customer_id": F.col("raw.customer_id").isNotNull() & F.col("customer_id").isNull(),
+    }
+    reason: Column | None = None
+    for label in reject_reasons():  # the seed's order; a reason the reference does not know fails here
+        reason = F.when(checks[label], F.lit(label)) if reason is None else reason.when(checks[label], F.lit(label))
+    return (
+        typed.withColumn("reject_reason", reason)
+        .withColumn("raw", F.when(F.col("reject_reason").isNotNull(), F.col("raw")))
+        .drop("is_repeated_header")
     )
 
 
@@ -293,7 +343,7 @@ def order_lines(lines: DataFrame, fences: dict[str, tuple[float, float]]) -> Dat
         .withColumn("quantity_capped", q_capped)
         .withColumn("unit_price_capped", p_capped)
         .select(
-            F.concat("_source_file", F.lit(":"), F.col("_source_line").cast("string")).alias("line_id"),
+            line_id(F.col("_source_file"), F.col("_source_line")).alias("line_id"),
             "invoice_no",
             "stock_code",
             "customer_id",
@@ -345,7 +395,7 @@ def order_lines(lines: DataFrame, fences: dict[str, tuple[float, float]]) -> Dat
 def segment_of(r: Column, f: Column, m: Column) -> Column:
     """SPEC 8: the first rule in priority order whose ranges hold, else Others."""
     segment: Column | None = None
-    for name, (r0, r1), (f0, f1), (m0, m1) in SEGMENT_RULES:
+    for name, (r0, r1), (f0, f1), (m0, m1) in segment_rules():
         cond = r.between(r0, r1) & f.between(f0, f1) & m.between(m0, m1)
         segment = F.when(cond, name) if segment is None else segment.when(cond, name)
     assert segment is not None
@@ -571,7 +621,7 @@ def cancellation_checks(lines: DataFrame) -> DataFrame:
     cancels = (
         with_balance.withColumn("has_exact_counterpart", (peak_now - peak_before) == 0)
         .where(is_cancel)
-        .withColumn("line_id", F.concat("_source_file", F.lit(":"), F.col("_source_line").cast("string")))
+        .withColumn("line_id", line_id(F.col("_source_file"), F.col("_source_line")))
         .withColumn("invoice_line_count", F.count(F.lit(1)).over(Window.partitionBy("invoice_no")))
     )
     purchases = keyed.where(~is_cancel).select(
@@ -914,7 +964,7 @@ def run_floor(
     iqr_k: float = 1.5,
     encoding: str = "utf-8",
     prefix: str = FLOOR_PREFIX,
-    non_merchandise: tuple[str, ...] = NON_MERCHANDISE_CODES,
+    non_merchandise: tuple[str, ...] | None = None,
 ) -> FloorResult:
     """The whole job: the input files in, every table of bench/tables.OUTPUT_TABLES out, in `prefix`ed
     schemas of this session's warehouse."""
@@ -931,7 +981,8 @@ def run_floor(
     files = sorted(ingested.rows_per_file)
     lap("ingest")
 
-    base = distinct_lines(typed_rows(spark.table(name("raw_transactions")), files), files, non_merchandise)
+    codes = non_merchandise if non_merchandise is not None else non_merchandise_codes()
+    base = distinct_lines(typed_rows(spark.table(name("raw_transactions")), files), files, codes)
     base = base.persist(StorageLevel.MEMORY_AND_DISK)  # the only pass over the raw rows
     kept = F.col("reject_reason").isNull()
     rejected = ~kept
@@ -944,7 +995,7 @@ def run_floor(
         F.count_if(kept & F.col("is_customer_imputed")).alias("customer_imputed_lines"),
         F.count_if(kept & F.col("customer_id").isNull()).alias("customer_still_missing_lines"),
         F.max(F.when(kept, F.col("invoice_date"))).alias("max_invoice_at"),
-        *[F.count_if(F.col("reject_reason") == r).alias(f"reason_{r}") for r in REJECT_REASONS],
+        *[F.count_if(F.col("reject_reason") == r).alias(f"reason_{r}") for r in reject_reasons()],
         *[F.count_if(kept & (F.col("line_kind") == kind)).alias(f"kind_{kind}") for kind in kinds],
         # Missing raw values: kept rows always have the five typed key columns; a rejected row is its own group.
         *[
@@ -967,7 +1018,7 @@ def run_floor(
             "customer_still_missing_lines",
         )
     }
-    stats["rejected_by_reason"] = {r: int(figures[f"reason_{r}"]) for r in REJECT_REASONS}
+    stats["rejected_by_reason"] = {r: int(figures[f"reason_{r}"]) for r in reject_reasons()}
     stats["line_kinds"] = {kind: int(figures[f"kind_{kind}"]) for kind in kinds if figures[f"kind_{kind}"]}
     stats["raw_missing"] = {c: int(figures[f"missing_{c}"] or 0) for c in TYPED_COLUMNS}
     max_at = figures["max_invoice_at"]
@@ -1024,7 +1075,7 @@ def run_floor(
     raw = F.col("raw")
     _save(
         base.where(rejected).select(
-            F.concat(raw["_source_file"], F.lit(":"), raw["_source_line"].cast("string")).alias("line_id"),
+            line_id(raw["_source_file"], raw["_source_line"]).alias("line_id"),
             "reject_reason",
             *[raw[c].alias(f"raw_{c}") for c in ("invoice_no", "stock_code")],
             F.col("description").alias("raw_description"),
