@@ -18,7 +18,7 @@ from typing import Any
 # pandas writes `<folder>/<schema>.<table>/` Parquet.
 OUTPUT_TABLES: dict[str, tuple[str, str]] = {
     "raw_transactions": ("raw", "transactions"),
-    "rejected_lines": ("staging", "stg_online_retail__rejected_lines"),
+    "rejected_lines": ("marts", "rejected_lines"),
     "fct_order_lines": ("marts", "fct_order_lines"),
     "fct_orders": ("marts", "fct_orders"),
     "product_performance": ("marts", "product_performance"),

@@ -18,7 +18,7 @@ fates as (
 ),
 
 rejects as (
-    select count(*) as rejects_model_count from {{ ref('stg_online_retail__rejected_lines') }}
+    select count(*) as rejects_model_count from {{ ref('rejected_lines') }}
 ),
 
 kept_lines as (

@@ -15,7 +15,7 @@ def test_row_fates_add_up_to_raw_rows(spark, pipeline_run):
     assert raw > 0
     assert sum(fates.values()) == raw
     assert fates.get("rejected", 0) > 0, "the bundled sample carries rows that fail each reject reason"
-    rejected = spark.table("staging.stg_online_retail__rejected_lines")
+    rejected = spark.table("marts.rejected_lines")
     assert rejected.count() == fates["rejected"]
     reasons = {r[0] for r in rejected.select("reject_reason").distinct().collect()}
     assert reasons == {"missing_invoice_no", "missing_stock_code", "bad_quantity", "bad_invoice_date", "bad_unit_price"}

@@ -3,15 +3,12 @@
     column), row_fate (kept, duplicate, rejected: they add up to the raw rows), reject_reason, line_kind,
     customer_imputation, price_imputation, outliers (lines outside the fences per column, and the fences),
     cancellation_matching. row_count is the metric's count, share its part of the section's base.
+    Everything comes from staging and the line facts: staging keeps one row per raw row, the typed value of
+    kept rows (a kept row's key columns are never empty) and the raw text of rejected ones.
 #}
-{%- set raw_columns = [
-    'invoice_no', 'stock_code', 'description', 'quantity', 'invoice_date', 'unit_price', 'customer_id', 'country',
-] %}
+{%- set typed_columns = ['invoice_no', 'stock_code', 'quantity', 'invoice_date', 'unit_price', 'customer_id'] %}
+{%- set text_columns = ['description', 'country'] %}
 with
-
-raw_rows as (
-    select * from {{ source('online_retail', 'transactions') }}
-),
 
 staged_rows as (
     select * from {{ ref('stg_online_retail__transaction_lines') }}
@@ -34,13 +31,21 @@ raw_missing as (
         cast(null as double) as metric_value
     from (
         select
-            {% for column in raw_columns %}
-                count_if(nullif(trim({{ column }}), '') is null) as {{ column }},
+            {% for column in typed_columns %}
+                count_if(
+                    case
+                        when row_fate = 'rejected' then rejected_raw_values.{{ column }} is null
+                        else {{ column }} is null
+                    end
+                ) as {{ column }},
+            {% endfor %}
+            {% for column in text_columns %}
+                count_if({{ column }} is null) as {{ column }},
             {% endfor %}
             count(*) as total_count
-        from raw_rows
+        from staged_rows
     ) as missing_counts
-        unpivot (missing_count for column_name in ({{ raw_columns | join(', ') }}))
+        unpivot (missing_count for column_name in ({{ (typed_columns + text_columns) | join(', ') }}))
 ),
 
 row_fates as (

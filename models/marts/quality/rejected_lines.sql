@@ -1,6 +1,7 @@
 {#
     One row per rejected raw row (SPEC 2, fate "rejected"), with the reason and the raw text of the typed
-    columns, so that every rejected value can be traced back to its file and line.
+    columns, so that every rejected value can be traced back to its file and line. A mart: data stewards
+    read it; staging stays a one-model layer per source.
 #}
 with
 
