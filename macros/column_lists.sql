@@ -19,7 +19,6 @@
     is_price_imputed,
     is_in_window,
     invoice_date,
-    as_of_date,
     _source_file,
     _source_line
 {%- endmacro %}

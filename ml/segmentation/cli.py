@@ -120,6 +120,12 @@ def run(
     encoding: Annotated[str, typer.Option(help="Encoding of the CSV files, e.g. ISO-8859-1")] = "utf-8",
     as_of_date: Annotated[str | None, typer.Option(help="RFM reference date YYYY-MM-DD (default: the day after "
                                                         "the last invoice)")] = None,
+    history_dates: Annotated[str | None, typer.Option(help="Segment history dates, comma-separated YYYY-MM-DD "
+                                                          "(default: the first of every month)")] = None,
+    history_start: Annotated[
+        str | None, typer.Option(help="Segment history from this date, every --history-step")
+    ] = None,
+    history_step: Annotated[str | None, typer.Option(help="week or month (with --history-start)")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Build the HTML report at the end; "
                                          "--no-report also skips the algorithm comparison and the classifiers, "
                                          "which only the report shows")] = True,
@@ -132,10 +138,13 @@ def run(
 ) -> None:
     """The whole job: load the files, build the RFM marts with dbt, train the clusters, build the marts that
     join them, then the report."""
+    from segmentation.calendar import CalendarOptions
     from segmentation.pipeline import PipelineOptions, run_pipeline
 
     settings = _settings(target.value, master)
+    dates = [d.strip() for d in history_dates.split(",")] if history_dates else []
     options = PipelineOptions(
+        history=CalendarOptions(dates=dates, start=history_start, step=history_step),
         data=list(data) if data else None,
         k=k,
         algorithm=algorithm.value,

@@ -27,13 +27,16 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from segmentation import ml_tables
+from segmentation.calendar import CalendarOptions, check_against_data
 from segmentation.config import Settings, shuffle_partitions_for
 from segmentation.dbt import run_dbt
 from segmentation.errors import SegmentationError
 
 DEFAULT_SAMPLE = Path("data/sample/online_retail_sample.csv.gz")
-RFM_MART = "customer_rfm"
-ML_TABLES = ("customer_clusters", "cluster_centroids", "model_runs", "k_sweep")
+# dbt's first stage builds what the ML step reads: the marts tagged ml_input (customer_rfm, its history and
+# calendar) and everything upstream of them; the second stage builds the rest.
+ML_INPUTS = "+tag:ml_input"
 # gate: `dbt build`, so a failing test stops the run before later models and the ML step read bad data.
 # after: models first, then every data and unit test once at the end; a failing test still fails the
 # run, but after the tables were written. The benchmark uses it to time transforms and tests apart.
@@ -52,6 +55,7 @@ class PipelineOptions:
     as_of_date: str | None = None
     build_report: bool = True
     data_tests: str = "gate"
+    history: CalendarOptions = field(default_factory=CalendarOptions)
 
 
 @dataclass
@@ -153,6 +157,7 @@ def _run_pipeline(
     # Validate the options and the inputs' existence before Spark starts and before any table is touched.
     require(options.data_tests in DATA_TEST_MODES, f"data_tests must be one of {DATA_TEST_MODES}")
     check_as_of_date(options.as_of_date)
+    options.history.validate(options.as_of_date)
     clustering_config = ClusteringConfig(
         algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
     ).validate()
@@ -171,10 +176,19 @@ def _run_pipeline(
 
     if spark is None:
         spark = steps.run("spark session", lambda: build_session(settings, "segmentation-run"))
-    dbt_vars = {"as_of_date": options.as_of_date} if options.as_of_date else None
+    dbt_vars = {**({"as_of_date": options.as_of_date} if options.as_of_date else {}), **options.history.dbt_vars()}
     recover_interrupted_run(spark, settings, echo)  # a killed run's half-written table would block this one
 
-    ingested = steps.run("ingest", lambda: ingest_files(spark, paths, encoding=options.encoding, replace_all=True))
+    ingested = steps.run(
+        "ingest",
+        lambda: ingest_files(
+            spark,
+            paths,
+            encoding=options.encoding,
+            replace_all=True,
+            before_commit=check_against_data(options.history, options.as_of_date),
+        ),
+    )
     echo("    " + ingested.describe())
     if settings.shuffle_partitions is None:
         # Sized from the input; dbt (session target) gets it through profiles.yml, see run_dbt. The Thrift
@@ -194,21 +208,22 @@ def _run_pipeline(
         f"dbt {verb} (to customer_rfm)",
         lambda: run_dbt(
             settings,
-            ["build", "--select", f"+{RFM_MART}", "--indirect-selection", "cautious", *build_args],
+            ["build", "--select", ML_INPUTS, "--indirect-selection", "cautious", *build_args],
             vars_=dbt_vars,
         ),
     )
     if settings.target == "thrift":
-        spark.catalog.refreshTable(f"marts.{RFM_MART}")
+        for table in ("marts.customer_rfm", "marts.customer_rfm_history", "marts.history_calendar"):
+            spark.catalog.refreshTable(table)
     train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
     echo("    " + train_result.describe().replace("\n", "\n    "))
     if settings.target == "thrift":
         from segmentation.service.thrift import refresh_pipeline_tables
 
-        refresh_pipeline_tables(settings, [f"ml.{table}" for table in ML_TABLES])
+        refresh_pipeline_tables(settings, [f"ml.{table}" for table in ml_tables.schemas()])
     second = steps.run(
         f"dbt {verb} (cluster marts)",
-        lambda: run_dbt(settings, ["build", "--exclude", f"+{RFM_MART}", *build_args], vars_=dbt_vars),
+        lambda: run_dbt(settings, ["build", "--exclude", ML_INPUTS, *build_args], vars_=dbt_vars),
     )
     summary.dbt_node_seconds = {**first.node_timings, **second.node_timings}
     if not gated:

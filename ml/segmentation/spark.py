@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 
@@ -12,8 +13,16 @@ from segmentation.config import METASTORE_PASSWORD_KEY, Settings
 from segmentation.secrets import METASTORE_PASSWORD, private_dir, secret, spark_properties
 
 
+def quiet_pyspark_loggers() -> None:
+    """PySpark logs every SQL error's context as JSON on stderr before raising it; the command reports the
+    error itself (dbt names the failing node), so the same error twice, as a page of JSON, is noise."""
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def build_session(settings: Settings, app_name: str = "segmentation") -> SparkSession:
     settings.export_env()
+    quiet_pyspark_loggers()
     private_dir(settings.home)
     private_dir(settings.run_dir)
     if settings.binds_loopback:

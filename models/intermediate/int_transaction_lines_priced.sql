@@ -41,8 +41,7 @@ final as (
             and reference_prices.reference_unit_price is not null,
             false
         ) as is_price_imputed,
-        classified.invoice_date < analysis_window.as_of_date as is_in_window,
-        analysis_window.as_of_date
+        classified.invoice_date < analysis_window.as_of_date as is_in_window
     from classified_lines as classified
     cross join analysis_window
     left join reference_prices

@@ -25,6 +25,7 @@ from pyspark.ml.tuning import CrossValidator, CrossValidatorModel, ParamGridBuil
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segmentation import ml_tables
 from segmentation.classifier.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
@@ -32,7 +33,7 @@ from segmentation.classifier.features import (
     customer_features,
     labelled_rows,
 )
-from segmentation.classifier.io import append_rows, ensure_classifier_tables
+from segmentation.classifier.io import append_rows
 from segmentation.config import Settings
 from segmentation.errors import SegmentationError
 
@@ -293,7 +294,7 @@ def train_classifiers(spark: SparkSession, settings: Settings, *, seed: int = 42
     if not result.metrics:
         reasons = "; ".join(f"{t}: {r}" for t, r in result.skipped.items())
         raise SegmentationError(f"no classifier could be trained ({reasons})")
-    ensure_classifier_tables(spark)
+    ml_tables.ensure_tables(spark)
     append_rows(spark, "classifier_metrics", result.metrics)
     append_rows(spark, "classifier_confusion", confusion)
     append_rows(spark, "classifier_feature_importance", importances)

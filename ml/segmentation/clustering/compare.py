@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
+from segmentation import ml_tables
 from segmentation.clustering import io
 from segmentation.clustering.config import ALGORITHMS, DEFAULT_MAX_ITER, DEFAULT_TOL, FIXED_K_MAX, FIXED_K_MIN
 from segmentation.clustering.features import check_population, fit_preprocessing, population, scaled_features
@@ -60,12 +61,12 @@ def compare_algorithms(spark: SparkSession, settings: Settings, k: int | None, s
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = new_run_id(now)
     rows = [(f.algorithm, f.silhouette, f.cost, COST_MEASURES[f.algorithm]) for f in fits]
-    io.ensure_ml_tables(spark)
-    io.append_table(
-        io.rows_frame(
+    ml_tables.ensure_tables(spark)
+    ml_tables.append(
+        ml_tables.rows_frame(
             spark,
             [(run_id, a, k, sil, cost, measure, stats.customers, now) for a, sil, cost, measure in rows],
-            io.ALGORITHM_COMPARISON,
+            "algorithm_comparison",
         ),
         "algorithm_comparison",
     )

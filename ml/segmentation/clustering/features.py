@@ -26,7 +26,6 @@ PREDICTION_COL = "raw_cluster"  # the estimator's own cluster index, before stab
 @dataclass(frozen=True)
 class PopulationStats:
     customers: int
-    as_of_date: object  # datetime.date or None
 
 
 def population(rfm: DataFrame) -> DataFrame:
@@ -35,10 +34,9 @@ def population(rfm: DataFrame) -> DataFrame:
 
 
 def check_population(pop: DataFrame) -> PopulationStats:
-    """One aggregate pass: size, as-of date and rows log1p cannot take (null or negative R/F)."""
+    """One aggregate pass: size and rows log1p cannot take (null or negative R/F)."""
     row = pop.agg(
         F.count(F.lit(1)).alias("customers"),
-        F.max("as_of_date").alias("as_of_date"),
         F.sum(
             F.when(
                 F.col("recency_days").isNull()
@@ -55,7 +53,7 @@ def check_population(pop: DataFrame) -> PopulationStats:
         raise SegmentationError(
             f"{row['bad']} customer(s) in marts.customer_rfm have a null or negative recency_days/frequency"
         )
-    return PopulationStats(customers=int(row["customers"]), as_of_date=row["as_of_date"])
+    return PopulationStats(customers=int(row["customers"]))
 
 
 def log_transformer() -> SQLTransformer:

@@ -1,9 +1,9 @@
 """One training run (SPEC 9): validate, build features, sweep k, choose, fit, name, then write.
 
 Nothing is written until every number is computed: a run that fails (bad input, bad k, Spark error while
-fitting) leaves the ml tables as they were. Write order: the model folder (new, never overwritten), the two
-overwritten tables, then the appended sweep and run rows - the run row last, so ml.model_runs only ever
-points at a complete run.
+fitting) leaves the ml tables as they were. Write order: the model folder (new, never overwritten), the
+overwritten tables (the assignment, its history across dates, the centroids), then the appended sweep and
+run rows - the run row last, so ml.model_runs only ever points at a complete run.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segmentation import ml_tables
 from segmentation.clustering import io
 from segmentation.clustering.config import ClusteringConfig, sweep_ks
 from segmentation.clustering.features import (
@@ -28,6 +29,7 @@ from segmentation.clustering.features import (
     scaled_features,
     with_estimator,
 )
+from segmentation.clustering.history import write_cluster_history
 from segmentation.clustering.naming import name_clusters
 from segmentation.clustering.select import choose_k, points_of, sweep
 from segmentation.clustering.train import (
@@ -171,7 +173,7 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
             (
                 run_id,
                 now,
-                stats.as_of_date,
+                io.run_as_of_date(spark),
                 config.algorithm,
                 k,
                 rule,
@@ -199,11 +201,12 @@ def train_clusters(spark: SparkSession, settings: Settings, config: ClusteringCo
                 indent=2,
             )
         )
-        io.ensure_ml_tables(spark)
-        io.overwrite_table(io.conform(assigned, io.CUSTOMER_CLUSTERS), "customer_clusters")
-        io.overwrite_table(io.rows_frame(spark, centroids, io.CLUSTER_CENTROIDS), "cluster_centroids")
-        io.append_table(io.rows_frame(spark, sweep_rows, io.K_SWEEP), "k_sweep")
-        io.append_table(io.rows_frame(spark, run_row, io.MODEL_RUNS), "model_runs")
+        ml_tables.ensure_tables(spark)
+        ml_tables.overwrite(assigned, "customer_clusters")
+        write_cluster_history(spark, pipeline_model, profiles, names, run_id, now)
+        ml_tables.overwrite(ml_tables.rows_frame(spark, centroids, "cluster_centroids"), "cluster_centroids")
+        ml_tables.append(ml_tables.rows_frame(spark, sweep_rows, "k_sweep"), "k_sweep")
+        ml_tables.append(ml_tables.rows_frame(spark, run_row, "model_runs"), "model_runs")
     finally:
         scaled.unpersist()
         if assigned is not None:

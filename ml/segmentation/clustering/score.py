@@ -17,8 +17,10 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from segmentation import ml_tables
 from segmentation.clustering import io
 from segmentation.clustering.features import check_population, population
+from segmentation.clustering.history import write_cluster_history
 from segmentation.clustering.naming import name_clusters
 from segmentation.clustering.runner import RUN_METADATA_FILE
 from segmentation.clustering.train import algorithm_of, assign, profiles_of
@@ -101,8 +103,9 @@ def score_customers(spark: SparkSession, settings: Settings, model_path: Path | 
             r["cluster_id"]: int(r["n"])
             for r in assigned.groupBy("cluster_id").agg(F.count("*").alias("n")).collect()
         }
-        io.ensure_ml_tables(spark)
-        io.overwrite_table(io.conform(assigned, io.CUSTOMER_CLUSTERS), "customer_clusters")
+        ml_tables.ensure_tables(spark)
+        ml_tables.overwrite(assigned, "customer_clusters")
+        write_cluster_history(spark, model, profiles, names, run_id, now)
     finally:
         assigned.unpersist()
     return ScoreResult(

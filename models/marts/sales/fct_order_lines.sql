@@ -57,7 +57,6 @@ final as (
 
         -- dates and timestamps
         invoice_date,
-        as_of_date,
 
         -- lineage
         _source_file,
