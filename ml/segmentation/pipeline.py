@@ -73,6 +73,7 @@ class RunSummary:
     dbt_node_seconds: dict[str, float] = field(default_factory=dict)
     shuffle_partitions: int | None = None
     report_path: str | None = None
+    clv: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         fates = ", ".join(f"{name} {count:,}" for name, count in sorted(self.row_fates.items()))
@@ -150,6 +151,7 @@ def _run_pipeline(
     echo: Callable[[str], None],
 ) -> RunSummary:
     from segmentation.clustering import ClusteringConfig, train_clusters
+    from segmentation.clv import run_clv
     from segmentation.ingest import discover_inputs, ingest_files
     from segmentation.spark import build_session
     from segmentation.warehouse import recover_interrupted_run
@@ -217,6 +219,9 @@ def _run_pipeline(
             spark.catalog.refreshTable(table)
     train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
     echo("    " + train_result.describe().replace("\n", "\n    "))
+    clv_result = steps.run("customer lifetime value", lambda: run_clv(spark))
+    echo("    " + clv_result.describe().replace("\n", "\n    "))
+    summary.clv = clv_figures(clv_result)
     if settings.target == "thrift":
         from segmentation.service.thrift import refresh_pipeline_tables
 
@@ -293,6 +298,19 @@ def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any
         "algorithm": train_result.algorithm,
         "k": train_result.k,
         "silhouette": None if train_result.silhouette is None else round(float(train_result.silhouette), 4),
+    }
+
+
+def clv_figures(result: Any) -> dict[str, Any]:
+    """The CLV step's figures for run_summary.json."""
+    return {
+        "run_id": result.run_id,
+        "customers": result.customers,
+        "total_clv_12m": round(result.total_clv_12m, 2),
+        "at_boundary": result.at_boundary,
+        "bg_nbd": result.bgnbd.params,
+        "gamma_gamma": result.gamma_gamma.params,
+        "backtest": {m.method: asdict(m) for m in result.backtest},
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -27,6 +28,9 @@ def build_session(settings: Settings, app_name: str = "segmentation") -> SparkSe
     private_dir(settings.run_dir)
     if settings.binds_loopback:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # Spark's web UI binds to it
+    # Python workers (the CLV step's pandas UDF) run this interpreter, the one with the project installed,
+    # not whatever `python3` the PATH finds. A cluster on other machines sets PYSPARK_PYTHON itself.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if settings.metastore_url:
         # Only read when this process starts the JVM; later getOrCreate calls reuse it.
         password = secret(settings.secrets_dir, METASTORE_PASSWORD)

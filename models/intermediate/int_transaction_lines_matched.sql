@@ -8,7 +8,8 @@
 
     With d = running (cancelled units - purchased units), a cancellation's unmatched_units is how much it
     raises the running maximum of d, floored at 0. matched_units = |quantity| - unmatched_units.
-    Purchase lines get cancelled_units: the key's matched units allocated first-in, first-out.
+    Purchase lines get cancelled_units: the key's matched units allocated first-in, first-out, and the key's
+    units bought before them (key_units_purchased_before), so the allocation can be redone at an earlier date.
     All windows share one partitioning and order, so the whole model costs one shuffle. The scope flag leads
     the partition key: lines out of scope sort into partitions of their own and get null matching columns,
     in one pass (a union of the two sets would compute the priced view once per branch).
@@ -107,7 +108,11 @@ final as (
         case
             when is_in_matching_scope and line_kind = 'purchase'
                 then least(quantity, greatest(cast(0 as bigint), key_matched_units - purchased_units_before))
-        end as cancelled_units
+        end as cancelled_units,
+        {# The key's units bought before this purchase line: with a date's matched units it gives the line's
+           cancelled units as of that date (the CLV summary, first-in first-out as cancelled_units). #}
+        case when is_in_matching_scope and line_kind = 'purchase' then purchased_units_before end
+            as key_units_purchased_before
     from key_totals
 )
 

@@ -1,6 +1,6 @@
 {#
-    One row per RFM customer: the RFM columns and segment, the cluster from the ml/ step, and the
-    recommended actions. cluster_id and cluster_name are null until the ML step has run; afterwards a
+    One row per RFM customer: the RFM columns and segment, the cluster and the lifetime-value predictions
+    (SPEC 11) from the ml/ step, and the recommended actions. cluster_id and cluster_name are null until the ML step has run; afterwards a
     customer outside the clustered population (monetary <= 0, SPEC 9) is named 'Unclustered'.
 #}
 with
@@ -11,6 +11,10 @@ customers as (
 
 clusters as (
     select * from {{ ref('stg_ml__customer_clusters') }}
+),
+
+predictions as (
+    select * from {{ ref('stg_ml__customer_predictions') }}
 ),
 
 ml_state as (
@@ -53,6 +57,10 @@ final as (
         customers.purchased_units,
         customers.cancelled_units,
         customers.cancellation_rate,
+        predictions.p_alive,
+        predictions.expected_purchases_90d,
+        predictions.expected_avg_value,
+        predictions.clv_12m,
 
         -- dates and timestamps
         customers.as_of_date,
@@ -62,6 +70,8 @@ final as (
     cross join ml_state
     left join clusters
         on customers.customer_id = clusters.customer_id
+    left join predictions
+        on customers.customer_id = predictions.customer_id
     left join actions as rfm_actions
         on rfm_actions.segment_kind = 'rfm_segment' and customers.rfm_segment = rfm_actions.segment
     left join actions as cluster_actions

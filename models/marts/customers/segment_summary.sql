@@ -1,7 +1,8 @@
 {#
     One row per segment: every RFM segment (segment_kind = 'rfm_segment') and every cluster
     (segment_kind = 'cluster', including 'Unclustered'). Customers, revenue (sum of monetary), their shares
-    within the segment kind, average R/F/M values and scores, and the recommended action.
+    within the segment kind, average R/F/M values and scores, the expected value of the segment (SPEC 11:
+    average P(alive), expected purchase days in 90 days, 12-month CLV), and the recommended action.
 #}
 with
 
@@ -23,7 +24,10 @@ customer_segments as (
         monetary,
         r_score,
         f_score,
-        m_score
+        m_score,
+        p_alive,
+        expected_purchases_90d,
+        clv_12m
     from customers
 
     union all
@@ -37,7 +41,10 @@ customer_segments as (
         monetary,
         r_score,
         f_score,
-        m_score
+        m_score,
+        p_alive,
+        expected_purchases_90d,
+        clv_12m
     from customers
     where cluster_name is not null
 ),
@@ -54,7 +61,11 @@ aggregated as (
         cast(round(avg(monetary), 2) as decimal(18, 2)) as avg_monetary,
         round(avg(r_score), 2) as avg_r_score,
         round(avg(f_score), 2) as avg_f_score,
-        round(avg(m_score), 2) as avg_m_score
+        round(avg(m_score), 2) as avg_m_score,
+        round(avg(p_alive), 4) as avg_p_alive,
+        round(sum(expected_purchases_90d), 2) as expected_purchases_90d,
+        round(sum(clv_12m), 2) as clv_12m,
+        round(avg(clv_12m), 2) as avg_clv_12m
     from customer_segments
     group by segment_kind, segment
 ),
@@ -86,7 +97,11 @@ final as (
         aggregated.avg_monetary,
         aggregated.avg_r_score,
         aggregated.avg_f_score,
-        aggregated.avg_m_score
+        aggregated.avg_m_score,
+        aggregated.avg_p_alive,
+        aggregated.expected_purchases_90d,
+        aggregated.clv_12m,
+        aggregated.avg_clv_12m
     from aggregated
     left join actions
         on
