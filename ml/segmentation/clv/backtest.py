@@ -22,6 +22,7 @@ import pandas as pd
 from segmentation.clv import models
 
 TOP_SHARE = 0.10
+CALIBRATION_TOP_FREQUENCY = 7  # the calibration plot's last group: 7 or more repeat purchase days
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,41 @@ class Metrics:
         )
 
 
-def backtest_metrics(histogram: pd.DataFrame, fit: models.Fit, holdout_days: int) -> list[Metrics]:
-    """histogram: frequency_repeat, recency_period, T, holdout_purchase_days, count."""
+def predictions(histogram: pd.DataFrame, fit: models.Fit, holdout_days: int) -> dict[str, np.ndarray]:
+    """Each histogram row's predicted holdout purchase days, by the model and by the baseline."""
     x = histogram["frequency_repeat"].to_numpy(dtype=float)
     t_x = histogram["recency_period"].to_numpy(dtype=float)
     t = histogram["T"].to_numpy(dtype=float)
-    actual = histogram["holdout_purchase_days"].to_numpy(dtype=float)
-    weights = histogram["count"].to_numpy(dtype=float)
-    predictions = {
+    return {
         "bg_nbd": models.expected_purchases(fit.values(models.BG_NBD), holdout_days, x, t_x, t),
         "baseline": x / t * holdout_days,
     }
-    return [metrics(method, predicted, actual, weights) for method, predicted in predictions.items()]
+
+
+def calibration_curve(histogram: pd.DataFrame, predicted: dict[str, np.ndarray]) -> list[tuple]:
+    """The usual calibration plot's points: per calibration frequency (7 and more together), the customers
+    and their mean actual and mean predicted holdout purchase days, for each method."""
+    group = np.minimum(histogram["frequency_repeat"].to_numpy(), CALIBRATION_TOP_FREQUENCY)
+    weights = histogram["count"].to_numpy(dtype=float)
+    actual = histogram["holdout_purchase_days"].to_numpy(dtype=float)
+    points = []
+    for method, values in predicted.items():
+        for frequency in sorted(set(group.tolist())):
+            mask = group == frequency
+            count = weights[mask].sum()
+            points.append(
+                (method, int(frequency), int(count), float(np.dot(weights[mask], actual[mask]) / count),
+                 float(np.dot(weights[mask], values[mask]) / count))
+            )
+    return points
+
+
+def backtest_metrics(histogram: pd.DataFrame, fit: models.Fit, holdout_days: int) -> list[Metrics]:
+    """histogram: frequency_repeat, recency_period, T, holdout_purchase_days, count."""
+    actual = histogram["holdout_purchase_days"].to_numpy(dtype=float)
+    weights = histogram["count"].to_numpy(dtype=float)
+    predicted = predictions(histogram, fit, holdout_days)
+    return [metrics(method, values, actual, weights) for method, values in predicted.items()]
 
 
 def metrics(method: str, predicted: np.ndarray, actual: np.ndarray, weights: np.ndarray) -> Metrics:

@@ -5,8 +5,9 @@ with their customer counts, collected to the driver (a few thousand to a few hun
 many customers); the predictions are computed in Spark, partition by partition (pandas UDF), never on the
 driver; the backtest's metrics come from the distinct (summary, holdout) rows with their counts.
 
-Writes ml.clv_model_params (both fits), ml.customer_predictions (the as-of date's customers) and
-ml.clv_backtest (model and baseline). Nothing is written until every number is computed.
+Writes ml.clv_model_params (both fits), ml.customer_predictions (the as-of date's customers),
+ml.clv_backtest (model and baseline) and ml.clv_calibration (the calibration plot's points). Nothing is
+written until every number is computed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StructField, StructType
 
 from segmentation import ml_tables
+from segmentation.clv import backtest as backtesting
 from segmentation.clv import models
-from segmentation.clv.backtest import Metrics, backtest_metrics
+from segmentation.clv.backtest import Metrics
 from segmentation.errors import SegmentationError
 
 SUMMARY_TABLE = "marts.customer_clv_summary"
@@ -82,7 +84,11 @@ def run_clv(spark: SparkSession) -> ClvResult:
     gamma_gamma = _fit_gamma_gamma(as_of_rows)
     calibration_bgnbd = _fit_bgnbd(calibration_rows)
     holdout_days = (dates["as_of"] - dates["calibration"]).days
-    backtest = backtest_metrics(_holdout_histogram(calibration_rows), calibration_bgnbd, holdout_days)
+    histogram = _holdout_histogram(calibration_rows)
+    backtest = backtesting.backtest_metrics(histogram, calibration_bgnbd, holdout_days)
+    curve = backtesting.calibration_curve(
+        histogram, backtesting.predictions(histogram, calibration_bgnbd, holdout_days)
+    )
 
     now = datetime.now(UTC)
     run_id = f"clv-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -116,6 +122,8 @@ def run_clv(spark: SparkSession) -> ClvResult:
     tested = [(run_id, dates["calibration"], dates["as_of"], m.method, m.customers, m.actual, m.predicted, m.mae,
                m.spearman, m.top10_capture, now) for m in backtest]
     ml_tables.append(ml_tables.rows_frame(spark, tested, "clv_backtest"), "clv_backtest")
+    points = [(run_id, dates["calibration"], *point, now) for point in curve]
+    ml_tables.append(ml_tables.rows_frame(spark, points, "clv_calibration"), "clv_calibration")
     return ClvResult(
         run_id=run_id,
         as_of_date=dates["as_of"],

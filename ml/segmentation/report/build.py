@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from segmentation.config import Settings
 from segmentation.report.charts import CHARTS, classifier_metrics_frame
-from segmentation.report.data import Unavailable, scalar
+from segmentation.report.data import Unavailable, read
 from segmentation.report.render import PngExporter, RenderedChart, render_html
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def build_report(spark: SparkSession, settings: Settings, out_dir: Path | None =
             RenderedChart(chart.chart_id, chart.section, chart.title, chart.source, figure, reason)
         )
 
-    notes = {"Segment classifier": classifier_summary_html(spark)}
+    notes = {"Segment classifier": classifier_summary_html(spark), "Customer value": clv_summary_html(spark)}
     page = render_html(
         rendered, title="Customer segmentation report", intro_html=_intro_html(spark), section_notes=notes
     )
@@ -52,16 +52,15 @@ def build_report(spark: SparkSession, settings: Settings, out_dir: Path | None =
 
 
 def _intro_html(spark: SparkSession) -> str:
-    customers = scalar(spark, "select count(*) from marts.customer_rfm", ("marts.customer_rfm",))
-    as_of = scalar(spark, "select max(as_of_date) from marts.customer_rfm", ("marts.customer_rfm",))
-    revenue = scalar(
-        spark, "select cast(sum(monetary) as double) from marts.customer_rfm", ("marts.customer_rfm",)
-    )
     parts = [f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the warehouse tables."]
-    if customers is not None:
+    try:
+        overview = read(spark, "marts.report_overview", "Overview").iloc[0]
         parts.append(
-            f"{int(customers):,} customers as of {as_of}, total monetary {float(revenue or 0):,.2f}."
+            f"{int(overview['customers']):,} customers as of {overview['as_of_date']}, total monetary "
+            f"{float(overview['total_monetary'] or 0):,.2f}, from {int(overview['raw_rows']):,} raw rows."
         )
+    except Unavailable:
+        pass
     parts.append("Every chart names the table(s) its numbers come from; hover a chart for exact values.")
     return f"<p>{html.escape(' '.join(parts))}</p>"
 
@@ -73,6 +72,33 @@ def classifier_summary_html(spark: SparkSession) -> str:
     except Unavailable as exc:
         return html.escape(str(exc))
     return "<br>".join(html.escape(sentence) for sentence in classifier_sentences(frame))
+
+
+def clv_summary_html(spark: SparkSession) -> str:
+    """The backtest's verdict in words: does the model beat the baseline, on which measures."""
+    try:
+        frame = read(spark, "marts.report_clv_backtest", "Backtest").drop_duplicates("method").set_index("method")
+    except Unavailable as exc:
+        return html.escape(str(exc))
+    return html.escape(" ".join(clv_sentences(frame)))
+
+
+def clv_sentences(frame: pd.DataFrame) -> list[str]:
+    model, base = frame.loc["bg_nbd"], frame.loc["baseline"]
+    better = [name for name, measure, lower_is_better in (
+        ("mean absolute error", "mae", True), ("Spearman correlation", "spearman", False),
+        ("top-10% capture", "top10_capture", False))
+        if (model[measure] < base[measure]) == lower_is_better and model[measure] != base[measure]]
+    verdict = (f"BG/NBD beats the baseline on {', '.join(better)}." if better
+               else "BG/NBD does not beat the baseline on any of the three measures.")
+    return [
+        f"Fitted at {model['calibration_date']} on {int(model['customers']):,} customers and asked how many "
+        f"purchase days each makes until {model['holdout_end']}: {verdict}",
+        f"Actual {model['actual_purchases']:,.0f} purchase days; BG/NBD predicted {model['predicted_purchases']:,.0f} "
+        f"(MAE {model['mae']:.3f}, Spearman {model['spearman']:.3f}, top-10% capture {model['top10_capture']:.1%}); "
+        f"the baseline predicted {base['predicted_purchases']:,.0f} (MAE {base['mae']:.3f}, Spearman "
+        f"{base['spearman']:.3f}, top-10% capture {base['top10_capture']:.1%}).",
+    ]
 
 
 def classifier_sentences(frame: pd.DataFrame) -> list[str]:

@@ -59,6 +59,16 @@ row_fates as (
     group by row_fate
 ),
 
+cross_file_duplicates as (
+    select
+        'duplicates' as section,
+        'duplicate_of_another_file' as metric,
+        count_if(is_duplicate_of_another_file) as row_count,
+        count_if(is_duplicate_of_another_file) / nullif(count_if(row_fate = 'duplicate'), 0) as share,
+        cast(null as double) as metric_value
+    from staged_rows
+),
+
 reject_reasons as (
     select
         'reject_reason' as section,
@@ -157,6 +167,8 @@ final as (
     select * from raw_missing
     union all
     select * from row_fates
+    union all
+    select * from cross_file_duplicates
     union all
     select * from reject_reasons
     union all

@@ -94,13 +94,17 @@ with_occurrence as (
     select
         *,
         {# Rejected rows always carry a null typed key column, so they never share a partition with kept rows. #}
-        row_number() over (
-            partition by
-                invoice_no, stock_code, raw_description, quantity,
-                invoice_date, unit_price, customer_id, raw_country
-            order by _source_file, _source_line
-        ) as occurrence_number
+        row_number() over first_occurrence as occurrence_number,
+        {# Several files of one shop overlap (the two UCI files share 2010-12-01..09): a duplicate whose first
+           occurrence is in another file counts as such in the quality mart. #}
+        first(_source_file) over first_occurrence as first_occurrence_file
     from with_rejected_raw_values
+    window first_occurrence as (
+        partition by
+            invoice_no, stock_code, raw_description, quantity,
+            invoice_date, unit_price, customer_id, raw_country
+        order by _source_file, _source_line
+    )
 ),
 
 renamed as (
@@ -131,6 +135,10 @@ renamed as (
         -- numbers
         quantity,
         unit_price,
+
+        -- booleans
+        reject_reason is null and occurrence_number > 1 and first_occurrence_file != _source_file
+            as is_duplicate_of_another_file,
 
         -- timestamps
         invoice_date,

@@ -1,0 +1,12 @@
+{#
+    One row per (target, feature) of the latest classifier run's decision tree: the feature's importance.
+#}
+
+select
+    importance.target,
+    importance.feature,
+    importance.importance
+from {{ source('ml', 'classifier_feature_importance') }} as importance
+where
+    importance.model = 'decision_tree'
+    and importance.run_id = (select max(run_id) from {{ ref('report_classifier_results') }})
