@@ -1,16 +1,19 @@
 """`segmentation run`: the main job, in one process and one SparkSession.
 
-1. ingest the data into raw.transactions (replacing what was there);
-2. dbt build up to marts.customer_rfm (models, seeds and their tests);
-3. train the clustering model and write the ml.* tables;
-4. dbt build the marts that join the clusters (and the remaining marts);
+1. ingest the data into raw.transactions (replacing what was there, atomically);
+2. dbt build of what the ML step reads (`+tag:ml_input`: customer_rfm, its history and calendar, the CLV
+   summary, and their models and tests);
+3. the ML step: train the clusters (and assign them across the history), fit and backtest customer
+   lifetime value;
+4. dbt build of the rest (the marts that join the ML tables);
    with `data_tests="after"`, steps 2 and 4 build without tests and all tests run once after step 4;
-5. train the segment classifiers and build the HTML report (unless told not to);
-then print a summary and write it as JSON under target/.
+5. compare the clustering algorithms, train the segment classifiers and build the HTML report (unless
+   told not to: the report is their only reader);
+then print a summary, where the results are, and write the summary as JSON under target/.
 
 With the local target, dbt runs in-process (dbtRunner) and reuses this process's SparkSession. With the
 thrift target, dbt goes through the Thrift server, and this process's session (ingest, ML) shares the
-server's PostgreSQL metastore and warehouse folder.
+server's PostgreSQL metastore and warehouse folder (`<home>/service`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from segmentation import ml_tables
 from segmentation.calendar import CalendarOptions, check_against_data
@@ -34,14 +39,17 @@ from segmentation.dbt import run_dbt
 from segmentation.errors import SegmentationError
 
 DEFAULT_SAMPLE = Path("data/sample/online_retail_sample.csv.gz")
-# dbt's first stage builds what the ML step reads: the marts tagged ml_input (customer_rfm, its history and
-# calendar) and everything upstream of them; the second stage builds the rest.
+# dbt's first stage builds what the ML step reads: the marts tagged ml_input and everything upstream of
+# them; the second stage builds the rest.
 ML_INPUTS = "+tag:ml_input"
+ML_INPUT_MARTS = ("customer_rfm", "customer_rfm_history", "history_calendar", "customer_clv_summary")
 # gate: `dbt build`, so a failing test stops the run before later models and the ML step read bad data.
 # after: models first, then every data and unit test once at the end; a failing test still fails the
 # run, but after the tables were written. The benchmark uses it to time transforms and tests apart.
 DATA_TEST_MODES = ("gate", "after")
 WITHOUT_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+HEARTBEAT_SECONDS = 10.0
+REPORT_ONLY_STEPS = ("algorithm comparison", "segment classifiers", "report")
 
 
 @dataclass
@@ -64,37 +72,64 @@ class RunSummary:
     data: list[str]
     started_at: str
     row_fates: dict[str, int] = field(default_factory=dict)
+    duplicates_of_another_file: int = 0
     customers: int = 0
     total_monetary: float = 0.0
     rfm_segments: dict[str, int] = field(default_factory=dict)
     clustering: dict[str, Any] = field(default_factory=dict)
     cluster_sizes: dict[str, int] = field(default_factory=dict)
+    history_dates: int = 0
+    clv: dict[str, Any] = field(default_factory=dict)
     timings_seconds: dict[str, float] = field(default_factory=dict)
     dbt_node_seconds: dict[str, float] = field(default_factory=dict)
     shuffle_partitions: int | None = None
     report_path: str | None = None
-    clv: dict[str, Any] = field(default_factory=dict)
+    summary_path: str | None = None
 
     def describe(self) -> str:
         fates = ", ".join(f"{name} {count:,}" for name, count in sorted(self.row_fates.items()))
+        if len(self.data) > 1:
+            fates += f" ({self.duplicates_of_another_file:,} of the duplicates repeat a line of another file)"
         segments = ", ".join(f"{name} {count:,}" for name, count in self.rfm_segments.items())
         clusters = ", ".join(f"{name} {count:,}" for name, count in self.cluster_sizes.items())
         timings = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in self.timings_seconds.items())
         cluster_info = self.clustering
-        return "\n".join(
-            [
-                f"rows: {fates}",
-                f"customers: {self.customers:,} (total monetary {self.total_monetary:,.2f})",
-                f"RFM segments: {segments}",
-                f"clusters: k={cluster_info.get('k')} {cluster_info.get('algorithm')} "
-                f"silhouette={cluster_info.get('silhouette')}: {clusters}",
-                f"timings: {timings}",
-            ]
+        lines = [
+            f"rows: {fates}",
+            f"customers: {self.customers:,} (total monetary {self.total_monetary:,.2f})",
+            f"RFM segments: {segments}",
+            f"clusters: k={cluster_info.get('k')} {cluster_info.get('algorithm')} "
+            f"silhouette={cluster_info.get('silhouette')}: {clusters}",
+            f"history: {self.history_dates} as-of dates (marts.customer_segment_history, marts.segment_transitions)",
+        ]
+        if self.clv:
+            lines.append(
+                f"customer value: 12-month CLV {self.clv['total_clv_12m']:,.2f} over {self.clv['customers']:,} "
+                f"customers{' (BG/NBD at a parameter bound: see above)' if self.clv['at_boundary'] else ''}"
+            )
+        lines.append(f"timings: {timings}")
+        return "\n".join(lines)
+
+    def where_things_are(self, project_dir: Path) -> str:
+        """The run's last lines: where the results are and one query to try."""
+        lines = []
+        if self.report_path:
+            lines.append(f"report:  {self.report_path}")
+        if self.summary_path:
+            lines.append(f"summary: {self.summary_path}")
+        target = "" if self.target == "local" else " --target thrift"
+        lines.append(
+            f'try:     cd {project_dir} && .venv/bin/dbt show --profiles-dir .{target} --inline '
+            '"select segment_kind, segment, customers, clv_12m from marts.segment_summary"'
         )
+        if self.target == "local":
+            lines.append("BI:      segmentation thrift start   (publishes these marts to the Thrift server)")
+        return "\n".join(lines)
 
 
 class _Steps:
-    """Times each step and shows progress, so long runs say where they are."""
+    """Times each step and says what is going on, at least every HEARTBEAT_SECONDS, so long steps are
+    never silent."""
 
     def __init__(self, summary: RunSummary, echo: Callable[[str], None]) -> None:
         self.summary = summary
@@ -103,7 +138,19 @@ class _Steps:
     def run(self, name: str, action: Callable[[], Any]) -> Any:
         self.echo(f"==> {name} ...")
         start = time.perf_counter()
-        result = action()
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(HEARTBEAT_SECONDS):
+                self.echo(f"    ... {name}: still working ({time.perf_counter() - start:.0f}s)")
+
+        beat = threading.Thread(target=heartbeat, daemon=True)
+        beat.start()
+        try:
+            result = action()
+        finally:
+            done.set()
+            beat.join()
         elapsed = time.perf_counter() - start
         self.summary.timings_seconds[name] = round(elapsed, 2)
         self.echo(f"    {name} done in {elapsed:.1f}s")
@@ -139,166 +186,187 @@ def run_pipeline(
 ) -> RunSummary:
     from segmentation.lock import command_line, writer_lock
 
-    with writer_lock(settings.for_target(settings.target).run_dir, command_line()):
-        return _run_pipeline(settings, options, spark=spark, echo=echo)
+    with writer_lock(settings.run_dir, command_line()):
+        return _Run(settings, options, echo).execute(spark)
 
 
-def _run_pipeline(
-    settings: Settings,
-    options: PipelineOptions,
-    *,
-    spark: SparkSession | None,
-    echo: Callable[[str], None],
-) -> RunSummary:
-    from segmentation.clustering import ClusteringConfig, train_clusters
-    from segmentation.clv import run_clv
-    from segmentation.ingest import discover_inputs, ingest_files
-    from segmentation.spark import build_session
-    from segmentation.warehouse import recover_interrupted_run
+class _Run:
+    """One run's steps, in order; each is a method, timed by _Steps."""
 
-    # Validate the options and the inputs' existence before Spark starts and before any table is touched.
-    require(options.data_tests in DATA_TEST_MODES, f"data_tests must be one of {DATA_TEST_MODES}")
-    check_as_of_date(options.as_of_date)
-    options.history.validate(options.as_of_date)
-    clustering_config = ClusteringConfig(
-        algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
-    ).validate()
-    paths = resolve_data(settings, options.data)
-    discover_inputs(paths)
-    summary = RunSummary(
-        target=settings.target, data=[str(p) for p in paths], started_at=datetime.now(UTC).isoformat()
-    )
-    steps = _Steps(summary, echo)
-    total_start = time.perf_counter()
+    def __init__(self, settings: Settings, options: PipelineOptions, echo: Callable[[str], None]) -> None:
+        from segmentation.clustering import ClusteringConfig
+        from segmentation.ingest import discover_inputs
 
-    if settings.target == "thrift":
-        from segmentation.service.thrift import ensure_thrift_for_pipeline
+        # Validate the options and the inputs before Spark starts and before any table is touched.
+        if options.data_tests not in DATA_TEST_MODES:
+            raise SegmentationError(f"data_tests must be one of {DATA_TEST_MODES}")
+        check_as_of_date(options.as_of_date)
+        options.history.validate(options.as_of_date)
+        self.clustering = ClusteringConfig(
+            algorithm=options.algorithm, k=options.k, k_rule=options.k_rule, seed=options.seed
+        ).validate()
+        self.paths = resolve_data(settings, options.data)
+        discover_inputs(self.paths)
+        self.settings, self.options, self.echo = settings, options, echo
+        self.summary = RunSummary(
+            target=settings.target, data=[str(p) for p in self.paths], started_at=datetime.now(UTC).isoformat()
+        )
+        self.steps = _Steps(self.summary, echo)
+        self.dbt_vars = {
+            **({"as_of_date": options.as_of_date} if options.as_of_date else {}),
+            **options.history.dbt_vars(),
+        }
+        gated = options.data_tests == "gate"
+        self.verb, self.build_args = ("build", []) if gated else ("run", WITHOUT_TESTS)
 
-        settings = ensure_thrift_for_pipeline(settings, echo=echo)
+    def execute(self, spark: SparkSession | None) -> RunSummary:
+        from segmentation.spark import build_session
+        from segmentation.warehouse import recover_interrupted_run
 
-    if spark is None:
-        spark = steps.run("spark session", lambda: build_session(settings, "segmentation-run"))
-    dbt_vars = {**({"as_of_date": options.as_of_date} if options.as_of_date else {}), **options.history.dbt_vars()}
-    recover_interrupted_run(spark, settings, echo)  # a killed run's half-written table would block this one
+        started = time.perf_counter()
+        if self.settings.target == "thrift":
+            from segmentation.service.thrift import ensure_thrift_for_pipeline
 
-    ingested = steps.run(
-        "ingest",
-        lambda: ingest_files(
-            spark,
-            paths,
-            encoding=options.encoding,
+            self.settings = ensure_thrift_for_pipeline(self.settings, echo=self.echo)
+        if spark is None:
+            spark = self.steps.run("spark session", lambda: build_session(self.settings, "segmentation-run"))
+        self.spark = spark
+        recover_interrupted_run(spark, self.settings, self.echo)  # a killed run's leftovers would block this one
+
+        self.steps.run("ingest", self.ingest)
+        first = self.steps.run(f"dbt {self.verb} (to customer_rfm)", self.build_ml_inputs)
+        train = self.steps.run("train clusters", self.train_clusters)
+        self.steps.run("customer lifetime value", self.customer_value)
+        second = self.steps.run(f"dbt {self.verb} (cluster marts)", self.build_the_rest)
+        self.summary.dbt_node_seconds = {**first.node_timings, **second.node_timings}
+        if self.options.data_tests == "after":
+            tests = self.steps.run("dbt test", lambda: run_dbt(self.settings, ["test"], vars_=self.dbt_vars))
+            self.summary.dbt_node_seconds.update(tests.node_timings)
+        self.collect_figures(train)
+        if self.options.build_report:
+            self.steps.run("algorithm comparison", lambda: self.compare(train.k))
+            self.steps.run("segment classifiers", self.classify)
+            self.summary.report_path = str(self.steps.run("report", self.report))
+        else:
+            self.echo(f"==> skipped (--no-report): {', '.join(REPORT_ONLY_STEPS)}")
+        self.summary.timings_seconds["total"] = round(time.perf_counter() - started, 2)
+        self.summary.summary_path = str(_write_summary(self.settings, self.summary))
+        self.echo(self.summary.describe())
+        self.echo(self.summary.where_things_are(self.settings.project_dir))
+        return self.summary
+
+    # ------------------------------------------------------------------------------------------ steps
+
+    def ingest(self) -> None:
+        from segmentation.ingest import ingest_files
+
+        ingested = ingest_files(
+            self.spark,
+            self.paths,
+            encoding=self.options.encoding,
             replace_all=True,
-            before_commit=check_against_data(options.history, options.as_of_date),
-        ),
-    )
-    echo("    " + ingested.describe())
-    if settings.shuffle_partitions is None:
-        # Sized from the input; dbt (session target) gets it through profiles.yml, see run_dbt. The Thrift
-        # server keeps the count it was started with.
-        settings = replace(settings, shuffle_partitions=shuffle_partitions_for(ingested.total_rows))
-        spark.conf.set("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        echo(f"    shuffle partitions: {settings.shuffle_partitions} (for {ingested.total_rows:,} raw rows)")
-    if settings.target == "thrift":
-        # The Thrift server caches file listings per table; make it see the freshly written partitions.
-        from segmentation.service.thrift import refresh_pipeline_tables
+            before_commit=check_against_data(self.options.history, self.options.as_of_date),
+        )
+        self.echo("    " + ingested.describe().replace("\n", "\n    "))
+        if self.settings.shuffle_partitions is None:
+            # Sized from the input; dbt (session target) gets it through profiles.yml, see run_dbt. The Thrift
+            # server keeps the count it was started with.
+            self.settings = replace(self.settings, shuffle_partitions=shuffle_partitions_for(ingested.total_rows))
+            self.spark.conf.set("spark.sql.shuffle.partitions", str(self.settings.shuffle_partitions))
+            self.echo(
+                f"    shuffle partitions: {self.settings.shuffle_partitions} (for {ingested.total_rows:,} raw rows)"
+            )
+        self._refresh_for_thrift(["raw.transactions"])
 
-        refresh_pipeline_tables(settings, ["raw.transactions"])
+    def build_ml_inputs(self) -> Any:
+        step = run_dbt(
+            self.settings,
+            ["build", "--select", ML_INPUTS, "--indirect-selection", "cautious", *self.build_args],
+            vars_=self.dbt_vars,
+        )
+        if self.settings.target == "thrift":
+            for table in ML_INPUT_MARTS:  # this session caches listings too
+                self.spark.catalog.refreshTable(f"marts.{table}")
+        return step
 
-    gated = options.data_tests == "gate"
-    verb, build_args = ("build", []) if gated else ("run", WITHOUT_TESTS)
-    first = steps.run(
-        f"dbt {verb} (to customer_rfm)",
-        lambda: run_dbt(
-            settings,
-            ["build", "--select", ML_INPUTS, "--indirect-selection", "cautious", *build_args],
-            vars_=dbt_vars,
-        ),
-    )
-    if settings.target == "thrift":
-        for table in ("marts.customer_rfm", "marts.customer_rfm_history", "marts.history_calendar"):
-            spark.catalog.refreshTable(table)
-    train_result = steps.run("train clusters", lambda: train_clusters(spark, settings, clustering_config))
-    echo("    " + train_result.describe().replace("\n", "\n    "))
-    clv_result = steps.run("customer lifetime value", lambda: run_clv(spark))
-    echo("    " + clv_result.describe().replace("\n", "\n    "))
-    summary.clv = clv_figures(clv_result)
-    if settings.target == "thrift":
-        from segmentation.service.thrift import refresh_pipeline_tables
+    def train_clusters(self) -> Any:
+        from segmentation.clustering import train_clusters
 
-        refresh_pipeline_tables(settings, [f"ml.{table}" for table in ml_tables.schemas()])
-    second = steps.run(
-        f"dbt {verb} (cluster marts)",
-        lambda: run_dbt(settings, ["build", "--exclude", ML_INPUTS, *build_args], vars_=dbt_vars),
-    )
-    summary.dbt_node_seconds = {**first.node_timings, **second.node_timings}
-    if not gated:
-        tests = steps.run("dbt test", lambda: run_dbt(settings, ["test"], vars_=dbt_vars))
-        summary.dbt_node_seconds.update(tests.node_timings)
+        result = train_clusters(self.spark, self.settings, self.clustering)
+        self.echo("    " + result.describe().replace("\n", "\n    "))
+        return result
 
-    # Read back: with the session target dbt applies profiles.yml's count to this session on every statement.
-    summary.shuffle_partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    if settings.target == "thrift":
-        for table in ("staging.stg_online_retail__transaction_lines", "marts.customer_rfm", "marts.dim_customers"):
-            spark.catalog.refreshTable(table)
-    _collect_figures(spark, summary, train_result)
+    def customer_value(self) -> Any:
+        from segmentation.clv import run_clv
 
-    if options.build_report:
-        from segmentation.classifier import train_classifiers
+        result = run_clv(self.spark)
+        self.echo("    " + result.describe().replace("\n", "\n    "))
+        self.summary.clv = clv_figures(result)
+        self._refresh_for_thrift([f"ml.{table}" for table in ml_tables.schemas()])
+        return result
+
+    def build_the_rest(self) -> Any:
+        return run_dbt(self.settings, ["build", "--exclude", ML_INPUTS, *self.build_args], vars_=self.dbt_vars)
+
+    def compare(self, k: int) -> None:
         from segmentation.clustering.compare import compare_algorithms
+
+        result = compare_algorithms(self.spark, self.settings, k=k, seed=self.options.seed)
+        self.echo("    " + result.describe().replace("\n", "\n    "))
+
+    def classify(self) -> None:
+        from segmentation.classifier import train_classifiers
+
+        result = train_classifiers(self.spark, self.settings, seed=self.options.seed)
+        self.echo("    " + result.describe().replace("\n", "\n    "))
+
+    def report(self) -> Path:
         from segmentation.report import build_report
 
-        # The report compares the three algorithms at the chosen k (ml.algorithm_comparison).
-        comparison = steps.run(
-            "algorithm comparison",
-            lambda: compare_algorithms(spark, settings, k=train_result.k, seed=options.seed),
-        )
-        echo("    " + comparison.describe().replace("\n", "\n    "))
+        self._refresh_for_thrift([f"ml.{table}" for table in ml_tables.schemas()])
+        return build_report(self.spark, self.settings)
 
-        # The report shows the segment classifiers' cross-validated metrics, so they are trained first.
-        classifier = steps.run("segment classifiers", lambda: train_classifiers(spark, settings, seed=options.seed))
-        echo("    " + classifier.describe().replace("\n", "\n    "))
-        report_path = steps.run("report", lambda: build_report(spark, settings))
-        summary.report_path = str(report_path)
+    def _refresh_for_thrift(self, tables: list[str]) -> None:
+        """The Thrift server caches file listings per table; make it see what this session rewrote."""
+        if self.settings.target == "thrift":
+            from segmentation.service.thrift import refresh_pipeline_tables
 
-    summary.timings_seconds["total"] = round(time.perf_counter() - total_start, 2)
-    _write_summary(settings, summary)
-    echo(summary.describe())
-    return summary
+            refresh_pipeline_tables(self.settings, tables)
 
-
-def _collect_figures(spark: SparkSession, summary: RunSummary, train_result: Any) -> None:
-    """Small aggregates only: a handful of rows come back to the driver."""
-    summary.row_fates = {
-        row["row_fate"]: row["rows"]
-        for row in spark.sql(
-            "select row_fate, count(*) as rows from staging.stg_online_retail__transaction_lines group by row_fate"
-        ).collect()
-    }
-    totals = spark.sql(
-        "select count(*) as customers, cast(coalesce(sum(monetary), 0) as double) as total from marts.customer_rfm"
-    ).first()
-    summary.customers = int(totals["customers"])
-    summary.total_monetary = float(totals["total"])
-    summary.rfm_segments = {
-        row["rfm_segment"]: row["customers"]
-        for row in spark.sql(
-            "select rfm_segment, count(*) as customers from marts.customer_rfm "
-            "group by rfm_segment order by customers desc, rfm_segment"
-        ).collect()
-    }
-    summary.cluster_sizes = {
-        row["cluster_name"]: row["customers"]
-        for row in spark.sql(
-            "select cluster_name, count(*) as customers from marts.dim_customers "
-            "where cluster_name is not null group by cluster_name order by customers desc, cluster_name"
-        ).collect()
-    }
-    summary.clustering = {
-        "run_id": train_result.run_id,
-        "algorithm": train_result.algorithm,
-        "k": train_result.k,
-        "silhouette": None if train_result.silhouette is None else round(float(train_result.silhouette), 4),
-    }
+    def collect_figures(self, train: Any) -> None:
+        """Small aggregates of the marts only: a few rows come back to the driver."""
+        spark, summary = self.spark, self.summary
+        if self.settings.target == "thrift":
+            for table in ("staging.stg_online_retail__transaction_lines", "marts.data_quality_summary",
+                          "marts.customer_rfm", "marts.segment_summary", "marts.history_calendar"):
+                spark.catalog.refreshTable(table)
+        # Read back: with the session target dbt applies profiles.yml's count to this session on every statement.
+        summary.shuffle_partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+        quality = spark.table("marts.data_quality_summary").where(F.col("section").isin("row_fate", "duplicates"))
+        for row in quality.collect():
+            if row["section"] == "row_fate":
+                summary.row_fates[row["metric"]] = int(row["row_count"])
+            else:
+                summary.duplicates_of_another_file = int(row["row_count"])
+        totals = spark.table("marts.customer_rfm").agg(
+            F.count(F.lit(1)).alias("customers"), F.sum("monetary").cast("double").alias("total")
+        ).first()
+        summary.customers = int(totals["customers"])
+        summary.total_monetary = float(totals["total"] or 0.0)
+        segments = spark.table("marts.segment_summary").select("segment_kind", "segment", "customers").collect()
+        ordered = sorted(segments, key=lambda r: (-r["customers"], r["segment"]))
+        by_kind: dict[str, dict[str, int]] = {"rfm_segment": {}, "cluster": {}}
+        for r in ordered:
+            by_kind[r["segment_kind"]][r["segment"]] = int(r["customers"])
+        summary.rfm_segments, summary.cluster_sizes = by_kind["rfm_segment"], by_kind["cluster"]
+        summary.history_dates = spark.table("marts.history_calendar").count()
+        summary.clustering = {
+            "run_id": train.run_id,
+            "algorithm": train.algorithm,
+            "k": train.k,
+            "k_rule": train.k_rule,
+            "silhouette": None if train.silhouette is None else round(float(train.silhouette), 4),
+        }
 
 
 def clv_figures(result: Any) -> dict[str, Any]:
@@ -320,10 +388,6 @@ def _write_summary(settings: Settings, summary: RunSummary) -> Path:
     override = os.environ.get("SEGMENTATION_SUMMARY_PATH")
     path = Path(override) if override else settings.target_dir / "run_summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    summary.summary_path = str(path)
     path.write_text(json.dumps(asdict(summary), indent=2, default=str))
     return path
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise SegmentationError(message)
