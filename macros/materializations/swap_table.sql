@@ -4,7 +4,7 @@
     dbt-spark's `table` on Parquet drops the table and then recreates it, so a query arriving in between
     fails (table not found) or reads a half-written folder. Here every build writes a new, versioned table
     `internal_versions.<name>__v<UTC timestamp>`; `<schema>.<name>` is a view onto the newest version and is
-    repointed with one metastore call (ALTER VIEW ... AS), so a reader sees either the old or the new
+    repointed with one metastore call (CREATE OR REPLACE VIEW), so a reader sees either the old or the new
     data, never an error. The previous version is kept, so queries that resolved the old view still
     finish; older versions are dropped.
 
@@ -35,26 +35,27 @@
         {{ create_table_as(False, version_relation, compiled_code) }}
     {%- endcall %}
 
-    {#- 2. Point the public name at it. -#}
+    {#- 2. Point the public name at it, in one metastore call (CREATE OR REPLACE VIEW alters the view in place).
+         With persist_docs the view carries the model's description and every documented column's, which is
+         what BI tools show (dbt-spark cannot comment the columns of a Parquet table). -#}
     {%- set view_sql = 'select * from ' ~ version_relation -%}
-    {% if existing is not none and existing.type == 'view' %}
-        {% call statement('swap_view') -%}
-            alter view {{ target_relation }} as {{ view_sql }}
-        {%- endcall %}
-    {% else %}
-        {% if existing is not none %}
-            {{ log("swap_table: replacing table " ~ existing ~ " by a view (one-time, not atomic)", info=True) }}
-            {% do adapter.drop_relation(existing) %}
-        {% endif %}
-        {% call statement('create_view') -%}
-            create view {{ target_relation }} as {{ view_sql }}
-        {%- endcall %}
+    {% if existing is not none and existing.type != 'view' %}
+        {{ log("swap_table: replacing table " ~ existing ~ " by a view (one-time, not atomic)", info=True) }}
+        {% do adapter.drop_relation(existing) %}
     {% endif %}
+    {% call statement('swap_view') -%}
+        create or replace view {{ target_relation }}
+        {% if config.persist_column_docs() and model.columns -%}
+            {%- set version_columns = adapter.get_columns_in_relation(version_relation) | map(attribute='name') | list %}
+            ({{ get_persist_docs_column_list(model.columns, version_columns) }})
+        {%- endif %}
+        {{ comment_clause() }}
+        as {{ view_sql }}
+    {%- endcall %}
 
     {#- 3. Drop all but the newest keep_versions versions. -#}
     {% do drop_table_versions(versions_schema, version_prefix, keep_versions) %}
 
-    {% do persist_docs(target_relation, model) %}
     {{ run_hooks(post_hooks) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
@@ -84,3 +85,4 @@
         {% endif %}
     {% endif %}
 {% endmacro %}
+

@@ -86,7 +86,38 @@ def test_duplicate_qualifiers_are_numbered_by_cluster_id():
             profile(4, 1.5, -1.2, -1.0),
         ]
     )
-    assert names == {0: "VIP", 1: "Loyal 1", 2: "Loyal 2", 3: "Lost 1", 4: "Lost 2"}
+    assert names == {0: "VIP", 1: "Loyal 1", 2: "Loyal 2", 3: "Churned", 4: "At Risk"}
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 6, 8, 10])
+def test_names_keep_their_promise_for_any_k(k):
+    """SPEC 9's descriptions hold whatever k: Churned is the most lapsed cluster, At Risk clusters are lapsing
+    but more recent than it, Loyal / Potential / New are recent, New is the least active of them."""
+    profiles = [profile(i, 2.0 * ((i * 7) % k) / k - 0.8, 1.5 - 3.0 * i / k, 1.2 - 2.5 * i / k) for i in range(k)]
+    names = name_clusters(profiles)
+    by_id = {p.cluster_id: p for p in profiles}
+    churned = [by_id[c] for c, n in names.items() if n == "Churned"]
+    for cid, name in names.items():
+        p = by_id[cid]
+        if name.startswith("At Risk"):
+            assert churned and p.scaled_recency <= churned[0].scaled_recency, names
+        if name.split()[0] in {"Loyal", "Potential", "New"}:
+            assert p.scaled_recency < 0.5, names
+    assert len(churned) <= 1
+
+
+def test_a_very_lapsed_active_cluster_is_not_at_risk_beside_a_less_lapsed_churned():
+    # The bundled sample's case at k = 5: an active cluster lapsed far longer than a low-activity one.
+    names = name_clusters(
+        [
+            profile(0, -1.0, 1.8, 1.8),  # VIP
+            profile(1, -0.6, 0.9, 0.8),  # recent, active
+            profile(2, 1.9, 0.2, 0.3),  # very lapsed, middling activity
+            profile(3, -0.4, -0.2, -0.3),  # recent, middling
+            profile(4, 0.9, -1.2, -1.1),  # lapsed, low activity, but less lapsed than 2
+        ]
+    )
+    assert names == {0: "VIP", 1: "Loyal", 2: "Churned", 3: "Potential", 4: "At Risk"}
 
 
 def test_knee_of_a_classic_elbow():
@@ -127,5 +158,7 @@ def test_config_validation(config, message):
 
 
 def test_config_defaults():
+    """The default k rule is pinned: without --k a run chooses k by the elbow of the cost curve (README,
+    "Choosing k"); the pipeline-level check is test_service_pipeline's road test, a run without --k."""
     assert ClusteringConfig(k=6).validate().effective_k_rule == "fixed"
-    assert ClusteringConfig().validate().effective_k_rule in {"silhouette", "elbow"}
+    assert ClusteringConfig().validate().effective_k_rule == "elbow"

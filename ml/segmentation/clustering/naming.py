@@ -11,12 +11,16 @@ k = 4 (the original analysis' four names), assigned greedily:
                  times, low spend).
   4. Potential = the remaining one (buys now and then, could spend more).
 
-Other k: the highest-activity cluster is VIP; every other cluster gets a qualifier from (a, r):
-  a >= 0.5           -> Loyal if r < 0.5 else At Risk
-  -0.5 <= a < 0.5    -> Potential if r < 0.5 else At Risk
-  a < -0.5           -> New if r < 0, Churned if r < 1, else Lost
-When several clusters share a qualifier they are numbered in cluster_id order (cluster ids follow monetary
-descending, so "Loyal 1" spends more than "Loyal 2"). Names are therefore distinct for every k.
+Other k: the highest-activity cluster is VIP; every other cluster is recent (r < 0.5) or lapsed:
+  recent, a >= 0.5          -> Loyal
+  recent, -0.5 <= a < 0.5   -> Potential
+  recent, a < -0.5          -> New
+  lapsed, the most lapsed   -> Churned (no purchase for the longest time)
+  lapsed, the others        -> At Risk (lapsing, but less than the churned)
+so an "At Risk" cluster is always more recent than the "Churned" one (before, an active but very lapsed
+cluster could be called At Risk while a less lapsed one was Churned). When several clusters share a name
+they are numbered in cluster_id order (cluster ids follow monetary descending, so "Loyal 1" spends more than
+"Loyal 2"). Names are therefore distinct for every k.
 """
 
 from __future__ import annotations
@@ -50,15 +54,14 @@ def _names_k4(profiles: Sequence[ClusterProfile]) -> dict[int, str]:
     }
 
 
-def _qualifier(p: ClusterProfile) -> str:
-    a, r = _activity(p), p.scaled_recency
+LAPSED_Z = 0.5  # a centroid this many standard deviations above the mean log recency has lapsed
+
+
+def _recent_qualifier(p: ClusterProfile) -> str:
+    a = _activity(p)
     if a >= 0.5:
-        return "Loyal" if r < 0.5 else "At Risk"
-    if a >= -0.5:
-        return "Potential" if r < 0.5 else "At Risk"
-    if r < 0:
-        return "New"
-    return "Churned" if r < 1 else "Lost"
+        return "Loyal"
+    return "Potential" if a >= -0.5 else "New"
 
 
 def name_clusters(profiles: Sequence[ClusterProfile]) -> dict[int, str]:
@@ -67,7 +70,17 @@ def name_clusters(profiles: Sequence[ClusterProfile]) -> dict[int, str]:
         return _names_k4(profiles)
     ordered = sorted(profiles, key=lambda p: p.cluster_id)
     top = min(ordered, key=lambda p: (-_activity(p), p.scaled_recency, p.cluster_id))
-    base = {p.cluster_id: ("VIP" if p is top else _qualifier(p)) for p in ordered}
+    lapsed = [p for p in ordered if p is not top and p.scaled_recency >= LAPSED_Z]
+    most_lapsed = max(lapsed, key=lambda p: (p.scaled_recency, -p.cluster_id)) if lapsed else None
+    base = {
+        p.cluster_id: (
+            "VIP" if p is top
+            else "Churned" if p is most_lapsed
+            else "At Risk" if p in lapsed
+            else _recent_qualifier(p)
+        )
+        for p in ordered
+    }
     counts = Counter(base.values())
     seen: Counter[str] = Counter()
     names: dict[int, str] = {}
