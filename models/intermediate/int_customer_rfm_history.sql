@@ -18,7 +18,7 @@ with
 calendar as (
     select
         as_of_date,
-        coalesce(previous_as_of_date, date'0001-01-01') as interval_start
+        coalesce(previous_as_of_date, date '0001-01-01') as interval_start
     from {{ ref('int_history_calendar') }}
 ),
 
@@ -92,7 +92,7 @@ customer_dates as (
         calendar.as_of_date
     from first_intervals
     inner join calendar
-        on calendar.as_of_date >= first_intervals.first_as_of_date
+        on first_intervals.first_as_of_date <= calendar.as_of_date
 ),
 
 accumulated as (

@@ -27,18 +27,19 @@ candidate_dates as (
         ) as as_of_date
         from analysis_window
     {%- elif calendar.rule == 'monthly' -%}
-        select explode(
-            case
-                when add_months(trunc(analysis_window.first_invoice_date, 'MM'), 1) < analysis_window.as_of_date
-                    then
-                        sequence(
-                            add_months(trunc(analysis_window.first_invoice_date, 'MM'), 1),
-                            analysis_window.as_of_date,
-                            interval 1 month
-                        )
-                else array()
-            end
-        ) as as_of_date
+        select
+            explode(
+                case
+                    when add_months(trunc(analysis_window.first_invoice_date, 'MM'), 1) < analysis_window.as_of_date
+                        then
+                            sequence(
+                                add_months(trunc(analysis_window.first_invoice_date, 'MM'), 1),
+                                analysis_window.as_of_date,
+                                interval 1 month
+                            )
+                    else array()
+                end
+            ) as as_of_date
         from analysis_window
     {%- else -%}
         select cast(null as date) as as_of_date
@@ -63,14 +64,15 @@ calendar_dates as (
 final as (
     select
         calendar_dates.as_of_date,
-        lag(calendar_dates.as_of_date) over (partition by calendar_rule order by calendar_dates.as_of_date)
-            as previous_as_of_date,
+        -- partitioned by the one-row window's date: one partition, without Spark's single-partition warning
+        lag(calendar_dates.as_of_date) over (
+            partition by analysis_window.as_of_date order by calendar_dates.as_of_date
+        ) as previous_as_of_date,
         calendar_dates.as_of_date = analysis_window.as_of_date as is_run_as_of_date,
-        calendar_rule,
+        '{{ calendar.rule }}' as calendar_rule,
         analysis_window.first_invoice_date
     from calendar_dates
     cross join analysis_window
-    cross join (select '{{ calendar.rule }}' as calendar_rule) as rule
 )
 
 select * from final

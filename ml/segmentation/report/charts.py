@@ -127,9 +127,9 @@ def _box(spark: SparkSession, measure: str, label: str) -> go.Figure:
         showarrow=False,
         align="right",
         text=(
-            f"{int(stats['lines']):,} lines; min {stats['min_value']:,.2f}, max {stats['max_value']:,.2f}; "
+            f"{int(stats['line_count']):,} lines; min {stats['min_value']:,.2f}, max {stats['max_value']:,.2f}; "
             f"{int(stats['outside_lines']):,} lines "
-            f"({stats['outside_lines'] / stats['lines']:.1%}) outside the fences"
+            f"({stats['outside_lines'] / stats['line_count']:.1%}) outside the fences"
         ),
     )
     return _layout(fig, f"{label}: box plot with IQR fences (merchandise purchase lines)")

@@ -10,10 +10,10 @@
 with
 
 history_at_run_date as (
-    select history.*
-    from {{ ref('int_customer_rfm_history') }} as history
+    select rfm_history.*
+    from {{ ref('int_customer_rfm_history') }} as rfm_history
     inner join {{ ref('int_history_calendar') }} as calendar
-        on history.as_of_date = calendar.as_of_date and calendar.is_run_as_of_date
+        on rfm_history.as_of_date = calendar.as_of_date and calendar.is_run_as_of_date
 ),
 
 scoped_lines as (
@@ -56,40 +56,40 @@ country_counts as (
 final as (
     select
         -- ids
-        history.customer_id,
+        rfm_history.customer_id,
 
         -- text
-        history.rfm_cell,
-        history.rfm_segment,
+        rfm_history.rfm_cell,
+        rfm_history.rfm_segment,
         country_counts.country as main_country,
 
         -- numbers
-        history.recency_days,
-        history.frequency,
-        history.monetary,
-        history.r_score,
-        history.f_score,
-        history.m_score,
-        datediff(history.as_of_date, to_date(purchases.first_purchase_at)) as tenure_days,
-        cast(round(history.monetary / history.frequency, 2) as decimal(18, 2)) as avg_order_value,
+        rfm_history.recency_days,
+        rfm_history.frequency,
+        rfm_history.monetary,
+        rfm_history.r_score,
+        rfm_history.f_score,
+        rfm_history.m_score,
+        datediff(rfm_history.as_of_date, to_date(purchases.first_purchase_at)) as tenure_days,
+        cast(round(rfm_history.monetary / rfm_history.frequency, 2) as decimal(18, 2)) as avg_order_value,
         purchases.distinct_products,
         purchases.purchased_units,
         cancellations.cancelled_units,
         round(
-            cancellations.cancellation_invoices / (history.frequency + cancellations.cancellation_invoices), 4
+            cancellations.cancellation_invoices / (rfm_history.frequency + cancellations.cancellation_invoices), 4
         ) as cancellation_rate,
 
         -- dates and timestamps
-        history.as_of_date,
+        rfm_history.as_of_date,
         purchases.first_purchase_at,
-        history.last_purchase_at
-    from history_at_run_date as history
+        rfm_history.last_purchase_at
+    from history_at_run_date as rfm_history
     inner join purchases
-        on history.customer_id = purchases.customer_id
+        on rfm_history.customer_id = purchases.customer_id
     inner join cancellations
-        on history.customer_id = cancellations.customer_id
+        on rfm_history.customer_id = cancellations.customer_id
     left join country_counts
-        on history.customer_id = country_counts.customer_id and country_counts.country_rank = 1
+        on rfm_history.customer_id = country_counts.customer_id and country_counts.country_rank = 1
 )
 
 select * from final

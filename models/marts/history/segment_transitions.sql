@@ -51,9 +51,9 @@ moves as (
         on arrived.as_of_date = calendar.to_date
     left join customer_segments as departed
         on
-            departed.as_of_date = calendar.from_date
-            and departed.customer_id = arrived.customer_id
-            and departed.segment_kind = arrived.segment_kind
+            calendar.from_date = departed.as_of_date
+            and arrived.customer_id = departed.customer_id
+            and arrived.segment_kind = departed.segment_kind
 ),
 
 final as (

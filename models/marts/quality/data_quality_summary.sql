@@ -34,13 +34,13 @@ raw_missing as (
             {% for column in typed_columns %}
                 count_if(
                     case
-                        when row_fate = 'rejected' then rejected_raw_values.{{ column }} is null
-                        else {{ column }} is null
+                        when staged_rows.row_fate = 'rejected' then staged_rows.rejected_raw_values.{{ column }} is null
+                        else staged_rows.{{ column }} is null
                     end
                 ) as {{ column }},
             {% endfor %}
             {% for column in text_columns %}
-                count_if({{ column }} is null) as {{ column }},
+                count_if(staged_rows.{{ column }} is null) as {{ column }},
             {% endfor %}
             count(*) as total_count
         from staged_rows

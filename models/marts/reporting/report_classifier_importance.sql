@@ -9,4 +9,4 @@ select
 from {{ source('ml', 'classifier_feature_importance') }} as importance
 where
     importance.model = 'decision_tree'
-    and importance.run_id = (select max(run_id) from {{ ref('report_classifier_results') }})
+    and importance.run_id = (select max(results.run_id) from {{ ref('report_classifier_results') }} as results)

@@ -15,4 +15,4 @@ select
     scaled_frequency,
     scaled_monetary
 from {{ source('ml', 'cluster_centroids') }}
-where run_id = (select max(cluster_run_id) from {{ ref('dim_customers') }})
+where run_id = (select max(customers.cluster_run_id) from {{ ref('dim_customers') }} as customers)

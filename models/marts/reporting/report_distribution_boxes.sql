@@ -39,10 +39,10 @@ fences as (
 final as (
     select
         measured.measure_name,
-        count(*) as lines,
+        count(*) as line_count,
         min(measured.measure_value) as min_value,
         percentile(measured.measure_value, 0.25) as q1,
-        percentile(measured.measure_value, 0.5) as median,
+        percentile(measured.measure_value, 0.5) as median,  -- noqa: RF04
         percentile(measured.measure_value, 0.75) as q3,
         max(measured.measure_value) as max_value,
         min(case when measured.measure_value >= fences.lower_fence then measured.measure_value end)

@@ -7,7 +7,7 @@ with
 
 transitions as (
     select * from {{ ref('segment_transitions') }}
-    where to_date = (select max(to_date) from {{ ref('segment_transitions') }})
+    where to_date = (select max(newest.to_date) from {{ ref('segment_transitions') }} as newest)
 )
 
 select

@@ -41,9 +41,9 @@ holdout as (
     from summaries as calibration
     inner join purchase_days as as_of_days
         on
-            as_of_days.customer_id = calibration.customer_id
+            calibration.customer_id = as_of_days.customer_id
             and as_of_days.summary_role = 'as_of'
-            and as_of_days.purchase_day >= calibration.summary_date
+            and calibration.summary_date <= as_of_days.purchase_day
     where calibration.summary_role = 'calibration'
     group by calibration.customer_id
 ),
@@ -57,9 +57,10 @@ final as (
         summaries.summary_role,
 
         -- numbers
+        -- T in capitals as SPEC 11 names it (the buy-till-you-die convention)
         cast(summaries.purchase_days - 1 as int) as frequency_repeat,
         datediff(summaries.last_purchase_day, summaries.first_purchase_day) as recency_period,
-        datediff(summaries.summary_date, summaries.first_purchase_day) as T,
+        datediff(summaries.summary_date, summaries.first_purchase_day) as T,  -- noqa: CP02
         cast(
             case
                 when summaries.purchase_days > 1 then summaries.repeat_value / (summaries.purchase_days - 1)
