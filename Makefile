@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	install -m 755 scripts/beeline $(BIN)/beeline
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -26,7 +27,7 @@ system-deps:
 	@scripts/install_system_deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check ml tests/python bench reference
+	$(BIN)/ruff check ml tests/python tests/mutants bench reference
 	cd $(CURDIR) && $(BIN)/sqlfluff lint models
 
 test: $(STAMP) system-deps lint

@@ -297,14 +297,51 @@ def thrift_start(
     port: Annotated[int, typer.Option(envvar="SEGMENTATION_THRIFT_PORT", help="Port to listen on")] = 10000,
     allow_remote: Annotated[bool, typer.Option(help="Allow a --host other than loopback")] = False,
 ) -> None:
-    """Start the Thrift server (and its PostgreSQL metastore), publish the marts of the last local run when
-    it serves none yet, and wait until it answers queries."""
-    from segmentation.service.thrift import start_thrift
+    """Start the Thrift server (and its PostgreSQL metastore), wait until it answers queries, and publish the
+    marts of the last local run (`make run`) when it serves none yet."""
+    from segmentation.service.publish import local_marts_exist, publish, serves_marts
+    from segmentation.service.thrift import running_server, start_thrift
 
     settings = _settings(target="thrift")
-    _execute(settings, "thrift start",
-             lambda: typer.echo(start_thrift(settings, host=host, port=port, allow_remote=allow_remote)),
-             writes=False)
+
+    def action() -> None:
+        typer.echo(start_thrift(settings, host=host, port=port, allow_remote=allow_remote))
+        server = running_server(settings)
+        if server is not None and local_marts_exist(settings) and not serves_marts(server):
+            typer.echo("publishing the local run's marts (the server serves none yet) ...")
+            typer.echo(publish(settings, server).describe())
+        typer.echo(_connect_hint(server))
+
+    _execute(settings, "thrift start", action, writes=False)
+
+
+@thrift_app.command("publish")
+def thrift_publish() -> None:
+    """Copy the local warehouse's marts and ml tables (from `make run` / `segmentation run`) to the running
+    Thrift server, replacing what it serves."""
+    from segmentation.service.publish import publish
+    from segmentation.service.thrift import running_server
+
+    settings = _settings(target="thrift")
+
+    def action() -> None:
+        server = running_server(settings)
+        if server is None:
+            raise SegmentationError("the Thrift server is not running; start it with `segmentation thrift start`")
+        typer.echo(publish(settings, server).describe())
+
+    _execute(settings, "thrift publish", action, writes=False)
+
+
+def _connect_hint(server) -> str:  # noqa: ANN001 - a ThriftServer or None
+    if server is None:
+        return ""
+    venv_bin = Path(sys.executable).parent
+    return (
+        f"connect: {venv_bin / 'beeline'} -u '{server.jdbc_url}' -n segmentation -w {server.password_file}\n"
+        f"         Superset: hive+spark://segmentation:<password>@{server.connect_host}:{server.port}/marts"
+        "?auth=CUSTOM&schemas=marts,ml"
+    )
 
 
 @thrift_app.command("stop")

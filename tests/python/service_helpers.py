@@ -11,8 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import pytest
-
+from conftest import missing_dependency
 from segmentation.config import POSTGRES_JDBC_JAR
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -20,7 +19,7 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def require_postgres() -> None:
     if not (PG_BIN / "postgres").is_file() or not POSTGRES_JDBC_JAR.is_file():
-        pytest.skip("PostgreSQL 15 or its JDBC driver is not installed (run `make system-deps`)")
+        missing_dependency("PostgreSQL 15 or its JDBC driver is not installed (run `make system-deps`)")
 
 
 def service_home(prefix: str) -> Path:

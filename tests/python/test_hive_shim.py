@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from conftest import missing_dependency
 from segmentation.service._proc import spark_home
 from segmentation.service.hive_shim import JAVA_DIR, compile_java, shim_classpath
 
@@ -21,7 +22,7 @@ ADD_OPENS = [f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
 @pytest.fixture(scope="module")
 def check_classes(tmp_path_factory):
     if shutil.which("javac") is None:
-        pytest.skip("javac not found: the shim needs a JDK")
+        missing_dependency("javac not found: the shim needs a JDK")
     return compile_java(JAVA_DIR / "check", tmp_path_factory.mktemp("check_classes"))
 
 

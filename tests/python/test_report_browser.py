@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import missing_dependency
 from test_report import ensure_report
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ TRACE_MARKERS = ('class="trace bars', 'class="trace scatter', 'class="trace boxe
 def _chromium() -> str:
     found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     if found is None:
-        pytest.skip("chromium is not installed (run scripts/install_system_deps.sh as root to install it)")
+        missing_dependency("chromium is not installed (run scripts/install_system_deps.sh as root to install it)")
     return found
 
 

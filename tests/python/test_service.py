@@ -190,7 +190,7 @@ def test_logins_need_the_homes_user_and_password(svc_settings, server):
         ("select * from text.`/etc/hostname`", "TABLE_OR_VIEW_NOT_FOUND"),
         ("set spark.sql.runSQLOnFiles=true", "runSQLOnFiles is locked off"),
         ("create temporary view probe_files using text options (path '/etc/hostname')", "not allowed"),
-        ("create table probe_located (x string) using text location '/etc'", "LOCATION clause is not allowed"),
+        ("create table probe_located (x string) using text location '/etc'", "outside the server.s warehouse"),
         ("insert overwrite directory '/tmp/probe_dir' using parquet select 1", "not allowed"),
         ("add jar /tmp/probe.jar", "not allowed"),
     ],
@@ -199,6 +199,19 @@ def test_clients_cannot_reach_the_servers_files(server, sql, refusal):
     with pytest.raises(Exception, match=refusal):
         thrift.fetch(server, sql)
     assert thrift.fetch(server, "select 1") == [(1,)]  # the server itself is fine
+
+
+def test_locations_only_inside_the_servers_warehouse(svc_settings, server):
+    warehouse = svc_settings.for_target("thrift").warehouse_dir
+    escape = f"{warehouse}/internal_versions.db/../../../../etc"
+    with pytest.raises(Exception, match="outside the server.s warehouse"):
+        thrift.fetch(server, f"create table probe_escape (x string) using text location '{escape}'")
+    # `thrift publish` registers copies inside the warehouse this way.
+    inside = warehouse / "internal_versions.db" / "_published_probe"
+    thrift.fetch(server, "create database if not exists internal_versions")
+    thrift.fetch(server, f"create table internal_versions.probe_inside (x string) using parquet location '{inside}'")
+    assert thrift.fetch(server, "select count(*) from internal_versions.probe_inside") == [(0,)]
+    thrift.fetch(server, "drop table internal_versions.probe_inside")
 
 
 def test_loopback_only_and_no_secret_in_any_command_line(svc_settings, server):

@@ -2,7 +2,8 @@
 // spark.sql.runSQLOnFiles=false (set at start) stops `select * from text.`/path``, but any client may SET
 // it back; this check rule refuses that SET, and the statements that read or write a path of the
 // client's choosing (temporary views over paths, LOCATION clauses, INSERT ... DIRECTORY, LOAD DATA,
-// ADD JAR/FILE). Tables the project writes live in the warehouse and need none of them.
+// ADD JAR/FILE). A LOCATION inside the server's own warehouse is allowed (`segmentation thrift publish`
+// registers copied marts that way); tables the project writes live there.
 package segmentation_server;
 
 import org.apache.spark.sql.SparkSession;
@@ -20,10 +21,11 @@ public final class SqlGuard extends AbstractFunction1<SparkSessionExtensions, Bo
     extensions.injectCheckRule(new AbstractFunction1<SparkSession, Function1<LogicalPlan, BoxedUnit>>() {
       @Override
       public Function1<LogicalPlan, BoxedUnit> apply(SparkSession session) {
+        final String warehouse = normalise(session.sessionState().conf().warehousePath());
         return new AbstractFunction1<LogicalPlan, BoxedUnit>() {
           @Override
           public BoxedUnit apply(LogicalPlan plan) {
-            check(plan);
+            check(plan, warehouse);
             return BoxedUnit.UNIT;
           }
         };
@@ -32,7 +34,13 @@ public final class SqlGuard extends AbstractFunction1<SparkSessionExtensions, Bo
     return BoxedUnit.UNIT;
   }
 
-  static void check(LogicalPlan plan) {
+  /** A location as a plain absolute path with `..` resolved, so `<warehouse>/../x` is not inside it. */
+  static String normalise(String location) {
+    String path = java.nio.file.Paths.get(location.replaceFirst("^file:(//)?", "")).normalize().toString();
+    return path.endsWith("/") ? path : path + "/";
+  }
+
+  static void check(LogicalPlan plan, String warehouse) {
     String name = plan.getClass().getSimpleName();
     String text = plan.toString();
     switch (name) {
@@ -58,8 +66,9 @@ public final class SqlGuard extends AbstractFunction1<SparkSessionExtensions, Bo
       case "CreateTable":
       case "CreateTableAsSelect":
       case "AlterTableAddPartitionCommand":
-        if (hasLocation(plan)) {
-          refuse("a LOCATION clause is not allowed on this server; tables live in its warehouse");
+        String location = locationOf(plan);
+        if (location != null && !normalise(location).startsWith(warehouse)) {
+          refuse("a LOCATION outside the server's warehouse is not allowed on this server");
         }
         break;
       default:
@@ -67,19 +76,23 @@ public final class SqlGuard extends AbstractFunction1<SparkSessionExtensions, Bo
     }
   }
 
-  static boolean hasLocation(LogicalPlan plan) {
+  /** The LOCATION a plan names, "" for one that cannot be read, null for none (a managed table). */
+  static String locationOf(LogicalPlan plan) {
     if (plan.getClass().getSimpleName().equals("AlterTableAddPartitionCommand")) {
-      return plan.toString().contains("Some(");  // a partition spec with a location
+      return plan.toString().contains("Some(") ? "" : null;  // partitions with a location: refused
     }
     try {
       Object table = plan.getClass().getMethod("table").invoke(plan);
-      Object type = table.getClass().getMethod("tableType").invoke(table);
       Object storage = table.getClass().getMethod("storage").invoke(table);
-      Object location = storage.getClass().getMethod("locationUri").invoke(storage);
+      scala.Option<?> location = (scala.Option<?>) storage.getClass().getMethod("locationUri").invoke(storage);
+      if (location.isDefined()) {
+        return location.get().toString();
+      }
+      Object type = table.getClass().getMethod("tableType").invoke(table);
       String typeName = (String) type.getClass().getMethod("name").invoke(type);
-      return "EXTERNAL".equals(typeName) || ((scala.Option<?>) location).isDefined();
+      return "EXTERNAL".equals(typeName) ? "" : null;
     } catch (ReflectiveOperationException e) {
-      return plan.toString().toLowerCase().contains("location");  // unknown shape: err on the safe side
+      return plan.toString().toLowerCase().contains("location") ? "" : null;  // unknown shape: refuse
     }
   }
 
