@@ -213,8 +213,21 @@ def score(
     settings = _settings(master=master)
 
     def action() -> None:
+        from segmentation.dbt import run_dbt
+        from segmentation.freshness import stale_ml_inputs
+        from segmentation.pipeline import ML_INPUTS
+
         spark = build_session(settings, "segmentation-score")
-        typer.echo(score_customers(spark, settings, model_path=model_path).describe())
+        stale = stale_ml_inputs(spark)
+        if stale:
+            typer.echo(f"{stale}: rebuilding the RFM marts first (dbt build --select {ML_INPUTS}) ...")
+            run_dbt(settings, ["build", "--select", ML_INPUTS, "--quiet"])
+        result = score_customers(spark, settings, model_path=model_path)
+        typer.echo(result.describe())
+        typer.echo("wrote ml.customer_clusters and ml.customer_cluster_history; rebuilding the marts that join "
+                   "them (dim_customers, segment_summary, the history marts) ...")
+        run_dbt(settings, ["build", "--exclude", ML_INPUTS, "--quiet"])
+        typer.echo("done: marts.dim_customers and marts.segment_summary show the new clusters")
 
     _execute(settings, "score", action, writes=True)
 

@@ -136,3 +136,17 @@ def test_hand_written_floor_builds_the_same_tables(spark, pipeline_run):
     )
     assert differing == {}
     assert int(ours["rejected_lines"]["rows"]) > 0 and int(ours["fct_order_lines"]["rows"]) > 0
+
+
+def test_ml_inputs_are_fresh_after_a_run_and_stale_after_a_new_ingest(spark, pipeline_run):
+    from segmentation.freshness import stale_ml_inputs, staleness, version_stamp
+    from segmentation.ingest import writer
+
+    raw_stamp = writer.current_version(spark).rsplit("__v", 1)[1]
+    mart_stamp = version_stamp(spark, "marts.customer_rfm")
+    assert mart_stamp is not None and mart_stamp > raw_stamp  # built after the ingest it read
+    assert stale_ml_inputs(spark) is None
+    # `segmentation score` after `segmentation ingest new.csv`: the raw version is the newer one.
+    later = staleness(f"{int(mart_stamp) + 1:020d}", mart_stamp)
+    assert later is not None and "is newer than marts.customer_rfm" in later
+    assert staleness(raw_stamp, None) == "marts.customer_rfm has not been built from raw.transactions yet"

@@ -76,8 +76,12 @@ def _assert_same_figures(other: dict, local) -> None:
 
 @pytest.fixture(scope="module")
 def thrift_run():
-    """One `segmentation run --target thrift` in a subprocess. The run leaves its Thrift server (and
-    metastore) up for BI clients by design; this fixture stops both, even when a test fails."""
+    """The analyst's road on one SEGMENTATION_HOME, in subprocesses as a user types it:
+    1. `segmentation run` (the local target, what `make run` does);
+    2. `segmentation thrift start`, which publishes that run's marts, so BI clients find them at once;
+    3. `segmentation run --target thrift` on the same home (it once failed with LOCATION_ALREADY_EXISTS).
+    The thrift run leaves its server (and metastore) up for BI clients by design; this fixture stops both,
+    even when a test fails."""
     require_postgres()
     home = service_home("seg_tpipe_")
     svc = Settings.from_env(home=home, project_dir=PROJECT_DIR, target="thrift")
@@ -85,16 +89,26 @@ def thrift_run():
     env = {**os.environ, **_subprocess_env(home, summary_path, SEGMENTATION_THRIFT_HOST="127.0.0.1",
                                            SEGMENTATION_THRIFT_PORT=str(free_port()),
                                            SEGMENTATION_METASTORE_PORT=str(free_port()))}
+
+    def segmentation(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([SEGMENTATION, *args], env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT_S)
+        assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+        return done
+
     try:
+        segmentation("run", "--no-report", "--k", "4")
+        local_summary = json.loads(summary_path.read_text())
+        started = segmentation("thrift", "start")
+        server = thrift.running_server(svc)
+        road = {"local_summary": local_summary, "thrift_start": started.stdout,
+                "published": _published_figures(server)}
         started = time.monotonic()
-        done = subprocess.run([SEGMENTATION, "run", "--target", "thrift",
-                               "--no-report", "--k", "4"], env=env, cwd=PROJECT_DIR, capture_output=True,
-                              text=True, timeout=RUN_TIMEOUT_S)
+        segmentation("run", "--target", "thrift", "--no-report", "--k", "4")
         wall = time.monotonic() - started
-        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
         server = thrift.running_server(svc)
         assert server is not None, "the thrift run must leave its server running for BI clients"
-        yield svc, server, json.loads(summary_path.read_text()), wall
+        yield svc, server, json.loads(summary_path.read_text()), wall, road
     finally:
         stop_message = thrift.stop_thrift(svc)
         print(f"[service pipeline] {stop_message}")
@@ -102,8 +116,50 @@ def thrift_run():
         remove_home(home)
 
 
+def _published_figures(server) -> dict:  # noqa: ANN001 - a thrift.ThriftServer
+    """What a BI client sees right after `thrift start`, before any thrift run: PyHive and SQLAlchemy."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(sqlalchemy_url(server, "marts"))
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            views = inspector.get_view_names(schema="marts")
+            comments = {c["name"]: c.get("comment") for c in inspector.get_columns("customer_rfm", schema="marts")}
+            schemas = inspector.get_schema_names()
+    finally:
+        engine.dispose()
+    return {
+        "views": views,
+        "schemas": schemas,
+        "customer_rfm_comments": comments,
+        "customers": thrift.fetch(server, "select count(*) from marts.dim_customers")[0][0],
+        "clusters": dict(thrift.fetch(server, "select cluster_name, count(*) from marts.dim_customers "
+                                              "where cluster_name is not null group by cluster_name")),
+        "ml_runs": thrift.fetch(server, "select count(distinct run_id) from ml.customer_clusters")[0][0],
+    }
+
+
+def test_thrift_start_publishes_the_local_run_for_bi_clients(thrift_run, pipeline_run):
+    *_, road = thrift_run
+    assert "published" in road["thrift_start"] and "marts.segment_summary" in road["thrift_start"]
+    assert "beeline" in road["thrift_start"] and "hive+spark://" in road["thrift_start"]  # how to connect
+    published = road["published"]
+    _assert_same_figures(road["local_summary"], pipeline_run)
+    assert published["customers"] == pipeline_run.customers
+    assert published["clusters"] == pipeline_run.cluster_sizes
+    assert published["ml_runs"] == 1
+    # Superset's table browser: the marts listed once each (not the schema name), the internal copies hidden.
+    assert {"customer_rfm", "dim_customers", "segment_summary", "customer_segment_history"} <= set(
+        published["views"])
+    assert len(published["views"]) == len(set(published["views"]))
+    assert "internal_versions" not in published["schemas"] and "marts" in published["schemas"]
+    # The dbt descriptions reach BI users as column comments.
+    assert published["customer_rfm_comments"]["recency_days"].startswith("Days from the last")
+
+
 def test_thrift_pipeline_matches_local_run(thrift_run, pipeline_run):
-    _svc, _server, summary, wall = thrift_run
+    _svc, _server, summary, wall, _road = thrift_run
     assert summary["target"] == "thrift"
     _assert_same_figures(summary, pipeline_run)
     _record("thrift_run", {"wall_seconds": round(wall, 1),
@@ -116,7 +172,7 @@ def test_thrift_pipeline_matches_local_run(thrift_run, pipeline_run):
 def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
     from sqlalchemy import create_engine, inspect, text
 
-    _svc, server, _summary, _wall = thrift_run
+    _svc, server, _summary, _wall, _road = thrift_run
     # PyHive, as a notebook user would.
     listed = {row[1] for row in thrift.fetch(server, "show tables in marts")}
     assert {"customer_rfm", "dim_customers", "segment_summary", "fct_orders"} <= listed
@@ -146,7 +202,7 @@ def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
 def test_bi_reads_during_a_rebuild(thrift_run):
     """A BI client queries segment_summary in a loop while dbt rebuilds it (and dim_customers) through the
     same Thrift server: the swap_table views must never show an error or a partial table."""
-    svc, server, _summary, _wall = thrift_run
+    svc, server, _summary, _wall, _road = thrift_run
     sql = "select count(*), sum(customers) from marts.segment_summary"
     expected = thrift.fetch(server, sql)[0]
     assert expected[0] > 0 and expected[1] > 0
@@ -179,7 +235,7 @@ def test_bi_reads_during_a_rebuild(thrift_run):
 def test_thrift_server_log_has_no_class_loading_errors(thrift_run):
     """Every client session above was opened and closed on this server; the Hive shim (hive_shim.py)
     must have kept session closes free of NoClassDefFoundError."""
-    svc, _server, _summary, _wall = thrift_run
+    svc, _server, _summary, _wall, _road = thrift_run
     log = thrift.log_file(svc).read_text(errors="replace")
     assert "NoClassDefFoundError" not in log
 
