@@ -65,3 +65,62 @@ def test_uci_k4_cluster_names_follow_the_spec(spark, uci_run):
     centroids = [row.asDict() for row in spark.table("ml.cluster_centroids").where(f"run_id = '{run_id}'").collect()]
     assert sorted(c["cluster_name"] for c in centroids) == ["Churned", "New", "Potential", "VIP"]
     check_k4_names_match_spec(centroids)
+
+
+def test_uci_one_year_is_the_boundary_case(spark, uci_run):
+    """SPEC 11: on one year dropout is not identifiable; the fit stops at a's bound, says so, and every
+    prediction stays finite (P(alive) about 1)."""
+    run_id = uci_run.clustering["run_id"]
+    assert uci_run.clv["at_boundary"]
+    params = {row["parameter"]: row for row in spark.table("ml.clv_model_params")
+              .where("fit = 'as_of' and model = 'bg_nbd'").collect()}
+    assert params["a"]["at_boundary"] and params["a"]["value"] <= 1e-5 and "not identifiable" in params["a"]["note"]
+    stats = spark.table("ml.customer_predictions").selectExpr(
+        "count(*)", "count_if(isnan(p_alive) or p_alive is null or isnan(clv_12m) or clv_12m is null)",
+        "min(p_alive)", "count(distinct run_id)").first()
+    assert stats[0] == 4_335 and stats[1] == 0 and stats[2] > 0.99 and stats[3] == 1
+    assert run_id  # the same run wrote both
+
+
+def test_uci_clv_summary_matches_lifetimes_summary(spark, uci_run):
+    """frequency_repeat, recency_period and T of every customer at the as-of date equal lifetimes'
+    summary_data_from_transaction_data over the same purchase days (an independent implementation)."""
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    as_of = spark.table("marts.history_calendar").where("is_run_as_of_date").first()["as_of_date"]
+    days = spark.sql(
+        f"""
+        select distinct customer_id, to_date(invoice_date) as day
+        from marts.fct_order_lines
+        where is_in_matching_scope and line_kind = 'purchase' and invoice_date < date '{as_of}'
+        """
+    ).toPandas()
+    theirs = summary_data_from_transaction_data(days, "customer_id", "day", freq="D",
+                                               observation_period_end=str(as_of))
+    ours = (spark.table("marts.customer_clv_summary").where("summary_role = 'as_of'")
+            .selectExpr("customer_id", "frequency_repeat", "recency_period", "t as age")
+            .toPandas().set_index("customer_id"))
+    assert len(ours) == len(theirs) == 4_335
+    joined = ours.join(theirs, how="inner")
+    assert len(joined) == len(ours)
+    assert (joined["frequency_repeat"] == joined["frequency"]).all()
+    assert (joined["recency_period"] == joined["recency"]).all()
+    assert (joined["age"] == joined["T"]).all()
+
+
+def test_uci_history_equals_separate_runs(spark, settings, uci_run):
+    """SPEC 10 on the real file: the history's rows at three dates equal dbt runs with --vars as_of_date. The
+    last test of the module: it leaves customer_rfm at the last of the three dates (the next module rebuilds
+    the warehouse)."""
+    from segmentation.dbt import run_dbt
+
+    columns = "customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, rfm_segment"
+    history = spark.table("marts.customer_rfm_history").cache()
+    assert history.select("as_of_date").distinct().count() == 13  # 2011-01-01 .. 2011-12-01 and 2011-12-10
+    for date in ("2011-03-01", "2011-07-01", "2011-11-01"):
+        run_dbt(settings, ["run", "--select", "+customer_rfm", "--quiet"], vars_={"as_of_date": date})
+        separate = spark.sql(f"select {columns} from marts.customer_rfm")
+        at_date = history.where(f"as_of_date = date '{date}'").selectExpr(*columns.split(", "))
+        assert separate.count() == at_date.count() > 1000, date
+        assert separate.exceptAll(at_date).count() == 0 and at_date.exceptAll(separate).count() == 0, date
+    history.unpersist()
