@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test lint system-deps check-java clean
+.PHONY: run test lint mutants evaluate system-deps check-java clean
 
 check-java:
 	@scripts/check_java.sh
@@ -27,11 +27,20 @@ system-deps:
 	@scripts/install_system_deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check ml tests/python tests/mutants bench reference
+	$(BIN)/ruff check ml tests/python bench reference scripts
 	cd $(CURDIR) && $(BIN)/sqlfluff lint models
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest tests/python
+
+# Break each rule once and show its fast tests fail (scripts/mutants.py; results in docs/mutants.md).
+# Needs a built warehouse: `make run` first, or SEGMENTATION_HOME pointing at one.
+mutants: $(STAMP)
+	$(BIN)/python scripts/run_mutants.py
+
+# dbt Labs' dbt-project-evaluator (vendored) on a scratch copy of the project; also part of `make test`.
+evaluate: $(STAMP)
+	$(BIN)/python scripts/project_evaluator.py
 
 clean:
 	rm -rf .warehouse target logs

@@ -137,10 +137,10 @@ def test_report_default_folder_is_target_report(settings, built_report):
 
 
 def test_missing_table_is_reported_not_raised(spark):
-    from segmentation.report.data import Unavailable, query
+    from segmentation.report.data import Unavailable, read
 
-    with pytest.raises(Unavailable, match="not available .*ml.no_such_table does not exist"):
-        query(spark, "select 1", tables=("ml.no_such_table",), what="Example")
+    with pytest.raises(Unavailable, match=r"Example: not available \(ml.no_such_table does not exist yet\)"):
+        read(spark, "ml.no_such_table", "Example")
 
 
 def test_classifier_sentences_are_honest_about_the_baseline():
@@ -177,3 +177,20 @@ def test_classifier_sentences_are_honest_about_the_baseline():
     assert "clearly better" in cluster
     assert "+1.0 points" in rfm and "do not rely on it" in rfm
     assert "tenure" in caveat
+
+
+def test_backtest_verdict_names_what_the_model_wins_and_loses():
+    from segmentation.report.build import clv_sentences
+
+    common = dict(calibration_date="2011-09-11", holdout_end="2011-12-10", customers=5256, actual_purchases=4925)
+    frame = pd.DataFrame([
+        dict(method="bg_nbd", predicted_purchases=3726.2, mae=0.70, spearman=0.57, top10_capture=0.41, **common),
+        dict(method="baseline", predicted_purchases=4073.2, mae=0.69, spearman=0.52, top10_capture=0.41, **common),
+    ]).set_index("method")
+    verdict, figures = clv_sentences(frame)
+    # Better Spearman only: a worse MAE and an equal capture are not claimed.
+    assert "beats the baseline on Spearman correlation." in verdict and "5,256 customers" in verdict
+    assert "mean absolute error" not in verdict and "top-10%" not in verdict
+    assert "Actual 4,925 purchase days; BG/NBD predicted 3,726" in figures
+    frame.loc["bg_nbd", "spearman"] = 0.50
+    assert "does not beat the baseline on any" in clv_sentences(frame)[0]

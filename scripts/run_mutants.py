@@ -1,16 +1,16 @@
 """`make mutants`: break each rule once and show that its fast tests fail.
 
-Each mutant is a one-line change to one rule (mutants.py). For each, a copy of the project (the files git
+Each mutant is a one-line change to one rule (scripts/mutants.py). For each, a copy of the project (the files git
 tracks) gets the change, and the rule's fast check runs on the copy:
 - SQL rules: the dbt unit tests (`dbt test --select test_type:unit`), against a warehouse already built by
   `segmentation run` (dbt reads the input tables' column types from it; nothing is written to it);
 - seed rules: the seed is loaded from the copy and its singular test runs; the original seed is loaded back;
 - Python rules: the rule's pytest module, with the copy's packages first on PYTHONPATH.
 The unchanged copy must pass every check first (otherwise a failing check would "catch" every mutant).
-A mutant is caught when its check fails. Results go to tests/mutants/results.md; the exit code is 1 when a
+A mutant is caught when its check fails. Results go to docs/mutants.md; the exit code is 1 when a
 mutant survives or the baseline fails.
 
-    SEGMENTATION_HOME=<a built warehouse> .venv/bin/python tests/mutants/run_mutants.py [--only ID ...]
+    SEGMENTATION_HOME=<a built warehouse> .venv/bin/python scripts/run_mutants.py [--only ID ...]
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mutants import MUTANTS, Mutant
+from scratch_copy import PROJECT_DIR, copy_project
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-RESULTS = Path(__file__).with_name("results.md")
+RESULTS = PROJECT_DIR / "docs" / "mutants.md"
 BIN = Path(sys.executable).parent
 DBT_FLAGS = ["--profiles-dir", ".", "--project-dir", ".", "--target", "local", "--quiet"]
 
@@ -39,16 +39,6 @@ class Outcome:
     caught: bool
     seconds: float
     evidence: str
-
-
-def copy_project(destination: Path) -> None:
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_DIR, capture_output=True, check=True)
-    for name in tracked.stdout.decode().split("\0"):
-        if not name or not (PROJECT_DIR / name).exists():
-            continue
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PROJECT_DIR / name, target)
 
 
 def apply(mutant: Mutant, root: Path) -> None:
