@@ -104,10 +104,15 @@ def _row(customer_id: str, recency: int, frequency: int, monetary: float) -> tup
 
 
 def write_rfm(spark: SparkSession, rows: list[tuple]) -> None:
+    """The marts the clustering step reads: customer_rfm, and its history with the run's date only."""
     spark.sql("create database if not exists marts")
-    spark.createDataFrame(rows, RFM_SCHEMA).coalesce(1).write.mode("overwrite").format("parquet").saveAsTable(
-        "marts.customer_rfm"
-    )
+    for name in ("customer_rfm", "customer_rfm_history", "history_calendar"):
+        spark.sql(f"drop view if exists marts.{name}")
+    frame = spark.createDataFrame(rows, RFM_SCHEMA).coalesce(1)
+    frame.write.mode("overwrite").format("parquet").saveAsTable("marts.customer_rfm")
+    frame.write.mode("overwrite").format("parquet").saveAsTable("marts.customer_rfm_history")
+    frame.selectExpr("max(as_of_date) as as_of_date", "true as is_run_as_of_date").write.mode(
+        "overwrite").format("parquet").saveAsTable("marts.history_calendar")
 
 
 # --------------------------------------------------------------------------------------------- helpers

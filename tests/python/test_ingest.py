@@ -213,7 +213,7 @@ def test_folder_of_files(spark, tmp_path):
 
 @pytest.mark.real_data
 def test_real_online_retail(spark):
-    path = require_file(ONLINE_RETAIL)
+    path = require_file(ONLINE_RETAIL).resolve()  # the ingest records resolved paths (../shared may be a link)
     started = time.monotonic()
     result = ingest_files(spark, [path], replace_all=True)
     seconds = time.monotonic() - started
@@ -231,7 +231,7 @@ def test_real_online_retail(spark):
 
 @pytest.mark.real_data
 def test_real_online_retail_ii_names(spark):
-    path = require_file(ONLINE_RETAIL_II)
+    path = require_file(ONLINE_RETAIL_II).resolve()
     result = ingest_files(spark, [path])
     assert result.rows_per_file[str(path)] == 525_461
     missing = spark.sql(

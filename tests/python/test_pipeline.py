@@ -77,7 +77,8 @@ def test_summary_json_written(settings, pipeline_run):
     summary = json.loads((settings.target_dir / "run_summary.json").read_text())
     assert summary["customers"] == pipeline_run.customers
     assert list(summary["timings_seconds"]) == [
-        "ingest", "dbt run (to customer_rfm)", "train clusters", "dbt run (cluster marts)", "dbt test", "total"
+        "ingest", "dbt run (to customer_rfm)", "train clusters", "customer lifetime value",
+        "dbt run (cluster marts)", "dbt test", "total"
     ]
 
 

@@ -57,8 +57,8 @@ def test_recovery_covers_every_schema_the_pipeline_writes(settings, pipeline_run
     manifest = json.loads((settings.target_dir / "manifest.json").read_text())
     built = [node for node in manifest["nodes"].values() if node["resource_type"] in {"model", "seed"}]
     written = {node["schema"] for node in built} | {source["schema"] for source in manifest["sources"].values()}
-    written |= {  # as swap_table.sql names it: config versions_schema, else <schema>_versions
-        node["config"].get("versions_schema") or f"{node['schema']}_versions"
+    written |= {  # as swap_table.sql names it: config versions_schema, else internal_versions
+        node["config"].get("versions_schema") or "internal_versions"
         for node in built
         if node["config"]["materialized"] == "swap_table"
     }

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -13,6 +15,9 @@ RFM_TABLE = "marts.customer_rfm"
 RFM_HISTORY_TABLE = "marts.customer_rfm_history"
 CALENDAR_TABLE = "marts.history_calendar"
 
+# The clustering input's partitions: one per this many customers, at most MAX_PARTITIONS.
+CUSTOMERS_PER_PARTITION = 250_000
+MAX_PARTITIONS = 64
 # Columns the clustering step needs from marts.customer_rfm (the mart has more).
 RFM_COLUMNS = ("customer_id", "recency_days", "frequency", "monetary")
 
@@ -22,16 +27,19 @@ def table_exists(spark: SparkSession, qualified_name: str) -> bool:
 
 
 def read_customer_rfm(spark: SparkSession) -> DataFrame:
-    """The RFM mart's columns the clustering step uses, in customer order: MLlib's k-means|| seeding samples
-    each partition, so the same customers with the same seed give the same clusters only if they arrive in
-    the same order, whatever order the mart's build left them in. A clear error if the mart is missing."""
+    """The RFM mart's columns the clustering step uses, in the same partitions and order every time: MLlib's
+    k-means|| seeding samples each partition with the seed and the partition's index, so the same customers
+    give the same clusters only if each partition holds the same customers in the same order, whatever the
+    mart's build or spark.sql.shuffle.partitions left. Hash partitioning by customer into a count set by the
+    number of customers alone does that. A clear error if the mart is missing."""
     if not table_exists(spark, RFM_TABLE):
         raise SegmentationError(f"{RFM_TABLE} does not exist; build the RFM marts first (dbt build)")
     table = spark.table(RFM_TABLE)
     missing = [c for c in RFM_COLUMNS if c not in table.columns]
     if missing:
         raise SegmentationError(f"{RFM_TABLE} lacks column(s) {', '.join(missing)}")
-    return table.select(*RFM_COLUMNS).orderBy("customer_id")
+    partitions = min(MAX_PARTITIONS, max(1, math.ceil(table.count() / CUSTOMERS_PER_PARTITION)))
+    return table.select(*RFM_COLUMNS).repartition(partitions, "customer_id").sortWithinPartitions("customer_id")
 
 
 def read_customer_rfm_history(spark: SparkSession) -> DataFrame:

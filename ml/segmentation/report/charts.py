@@ -572,7 +572,8 @@ def flows_into_lapsed(spark: SparkSession) -> go.Figure:
     frame = read(spark, TRANSITIONS, "Flows into lapsed segments")
     moves = frame[frame["to_segment"].isin(LAPSED_SEGMENTS) & (frame["from_segment"] != frame["to_segment"])]
     if moves.empty:
-        raise Unavailable("Flows into lapsed segments: none between the last two dates")
+        raise Unavailable("Flows into lapsed segments: not available (no customer moved into At Risk, Lost or "
+                          "Churned between the last two dates)")
     top = moves.sort_values("customers", ascending=False).head(TOP_N).iloc[::-1]
     labels = [f"{f} → {t} ({'RFM' if k == 'rfm' else 'cluster'})"
               for f, t, k in zip(top["from_segment"], top["to_segment"], top["segment_kind"], strict=True)]
