@@ -4,8 +4,8 @@
     dbt-spark's `table` on Parquet drops the table and then recreates it, so a query arriving in between
     fails (table not found) or reads a half-written folder. Here every build writes a new, versioned table
     `internal_versions.<name>__v<UTC timestamp>`; `<schema>.<name>` is a view onto the newest version and is
-    repointed with one metastore call (CREATE OR REPLACE VIEW), so a reader sees either the old or the new
-    data, never an error. The previous version is kept, so queries that resolved the old view still
+    repointed with one metastore call (ALTER VIEW ... AS), so a reader sees either the old or the new data,
+    never an error. The previous version is kept, so queries that resolved the old view still
     finish; older versions are dropped.
 
     Enable for the marts:  models: segmentation: marts: +materialized: swap_table
@@ -35,25 +35,41 @@
         {{ create_table_as(False, version_relation, compiled_code) }}
     {%- endcall %}
 
-    {#- 2. Point the public name at it, in one metastore call (CREATE OR REPLACE VIEW alters the view in place).
-         With persist_docs the view carries the model's description and every documented column's, which is
-         what BI tools show (dbt-spark cannot comment the columns of a Parquet table). -#}
-    {%- set view_sql = 'select * from ' ~ version_relation -%}
-    {% if existing is not none and existing.type != 'view' %}
-        {{ log("swap_table: replacing table " ~ existing ~ " by a view (one-time, not atomic)", info=True) }}
-        {% do adapter.drop_relation(existing) %}
+    {#- 2. The documentation, on the version table: each documented column gets its comment (cut to the
+         metastore's 256 characters by get_column_comment_sql). A view over `select *` carries its source's
+         column comments, so BI tools see them on the public view. -#}
+    {% if config.persist_column_docs() and model.columns %}
+        {%- set version_columns = adapter.get_columns_in_relation(version_relation) | map(attribute='name') | list -%}
+        {% for column_name in version_columns if (model.columns.get(column_name) or {}).get('description') %}
+            {% call statement('comment_column_' ~ loop.index) -%}
+                alter table {{ version_relation }} alter column {{ get_column_comment_sql(column_name, model.columns) }}
+            {%- endcall %}
+        {% endfor %}
     {% endif %}
-    {% call statement('swap_view') -%}
-        create or replace view {{ target_relation }}
-        {% if config.persist_column_docs() and model.columns -%}
-            {%- set version_columns = adapter.get_columns_in_relation(version_relation) | map(attribute='name') | list %}
-            ({{ get_persist_docs_column_list(model.columns, version_columns) }})
-        {%- endif %}
-        {{ comment_clause() }}
-        as {{ view_sql }}
-    {%- endcall %}
 
-    {#- 3. Drop all but the newest keep_versions versions. -#}
+    {#- 3. Point the public name at it in one metastore call: ALTER VIEW ... AS alters the view in place
+         (CREATE OR REPLACE VIEW would drop and recreate it, and a query in between would not find it). -#}
+    {%- set view_sql = 'select * from ' ~ version_relation -%}
+    {% if existing is not none and existing.type == 'view' %}
+        {% call statement('swap_view') -%}
+            alter view {{ target_relation }} as {{ view_sql }}
+        {%- endcall %}
+        {% if config.persist_relation_docs() and model.description %}
+            {% call statement('view_comment') -%}
+                alter view {{ target_relation }} set tblproperties ('comment' = {{ swap_table_text(model.description) }})
+            {%- endcall %}
+        {% endif %}
+    {% else %}
+        {% if existing is not none %}
+            {{ log("swap_table: replacing table " ~ existing ~ " by a view (one-time, not atomic)", info=True) }}
+            {% do adapter.drop_relation(existing) %}
+        {% endif %}
+        {% call statement('swap_view') -%}
+            create view {{ target_relation }} {{ comment_clause() }} as {{ view_sql }}
+        {%- endcall %}
+    {% endif %}
+
+    {#- 4. Drop all but the newest keep_versions versions. -#}
     {% do drop_table_versions(versions_schema, version_prefix, keep_versions) %}
 
     {{ run_hooks(post_hooks) }}
@@ -86,3 +102,9 @@
     {% endif %}
 {% endmacro %}
 
+
+
+{#- A description as a SQL string literal on one line (the view's comment). -#}
+{% macro swap_table_text(text) -%}
+    '{{ (text | replace('\n', ' ') | trim) | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}

@@ -7,8 +7,9 @@ each claim the other's table folders. So the local marts and ml tables are copie
 1. a Spark session on the local catalog writes each of them as Parquet into the server's warehouse
    (`internal_versions.db/_published_<UTC>/<schema>.<table>`: a leading underscore, so the
    warehouse recovery never takes it for an interrupted write), holding the local writer lock;
-2. through the server, each copy becomes a table `internal_versions.published__<schema>__<table>__v<UTC>`,
-   and `marts.<table>` a view onto it, with the local view's description and column comments; the ml
+2. through the server, each copy becomes a table `internal_versions.published__<schema>__<table>__v<UTC>`
+   with the local columns' comments, and `marts.<table>` a view onto it (repointed in one call when it
+   exists), with the local view's description; the ml
    tables are filled with `insert overwrite` (they stay tables, so the ML step of a later
    `run --target thrift` can write them);
 3. older published copies are dropped.
@@ -106,27 +107,38 @@ def register(server, exported: list[Exported], stamp: str) -> list[str]:  # noqa
         for item in exported:
             run(f"create database if not exists {item.schema}")
             copy = f"{VERSIONS_SCHEMA}.published__{item.schema}__{item.name}__v{stamp}"
-            ddl = ", ".join(f"`{name}` {dtype}" for name, dtype, _ in item.columns)
+            # Column comments on the copy: a view over `select *` shows its source's comments.
+            ddl = ", ".join(f"`{name}` {dtype}" + (f" comment {_literal(comment[:255])}" if comment else "")
+                            for name, dtype, comment in item.columns)
             run(f"create table {copy} ({ddl}) using parquet location {_literal(str(item.folder))}")
             if item.schema == "ml":
-                run(f"create table if not exists ml.{item.name} ({ddl}) using parquet")
+                plain = ", ".join(f"`{name}` {dtype}" for name, dtype, _ in item.columns)
+                run(f"create table if not exists ml.{item.name} ({plain}) using parquet")
                 run(f"insert overwrite table ml.{item.name} select * from {copy}")
             else:
-                listed = ", ".join(
-                    f"`{name}`" + (f" comment {_literal(comment[:255])}" if comment else "")
-                    for name, _, comment in item.columns
-                )
-                comment = f" comment {_literal(item.comment[:3900])}" if item.comment else ""
-                existing = [row[1] for row in run(f"show tables in {item.schema} like '{item.name}'")]
-                views = [row[1] for row in run(f"show views in {item.schema} like '{item.name}'")]
-                if existing and not views:
-                    run(f"drop table {item.schema}.{item.name}")
-                run(f"create or replace view {item.schema}.{item.name} ({listed}){comment} as select * from {copy}")
+                _point_view(run, f"{item.schema}.{item.name}", copy, item.comment)
             done.append(f"{item.schema}.{item.name}")
         _drop_older_copies(run, stamp)
     finally:
         conn.close()
     return done
+
+
+def _point_view(run, view: str, copy: str, comment: str | None) -> None:  # noqa: ANN001 - the runner
+    """The public view onto the copy. An existing view is repointed in one metastore call (ALTER VIEW ... AS;
+    CREATE OR REPLACE VIEW would drop it first, and a BI query in between would not find it)."""
+    schema, name = view.split(".")
+    existing = {row[1] for row in run(f"show tables in {schema} like '{name}'")}
+    views = {row[1] for row in run(f"show views in {schema} like '{name}'")}
+    if name in views:
+        run(f"alter view {view} as select * from {copy}")
+        if comment:
+            run(f"alter view {view} set tblproperties ('comment' = {_literal(comment[:3900])})")
+        return
+    if name in existing:
+        run(f"drop table {view}")  # a table left by an older layout: replaced once, not atomically
+    clause = f" comment {_literal(comment[:3900])}" if comment else ""
+    run(f"create view {view}{clause} as select * from {copy}")
 
 
 def _drop_older_copies(run, stamp: str) -> None:  # noqa: ANN001 - the statement runner
