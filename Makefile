@@ -38,7 +38,7 @@ test: $(STAMP) system-deps lint
 mutants: $(STAMP)
 	$(BIN)/python scripts/run_mutants.py
 
-# dbt Labs' dbt-project-evaluator (vendored) on a scratch copy of the project; also part of `make test`.
+# dbt Labs' dbt-project-evaluator (vendored) on a scratch copy of the project; CI runs it after `make test`.
 evaluate: $(STAMP)
 	$(BIN)/python scripts/project_evaluator.py
 

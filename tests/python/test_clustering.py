@@ -107,7 +107,10 @@ def write_rfm(spark: SparkSession, rows: list[tuple]) -> None:
     """The marts the clustering step reads: customer_rfm, and its history with the run's date only."""
     spark.sql("create database if not exists marts")
     for name in ("customer_rfm", "customer_rfm_history", "history_calendar"):
-        spark.sql(f"drop view if exists marts.{name}")
+        # A pipeline run leaves these as views (swap_table); an earlier test here as tables.
+        if spark.catalog.tableExists(f"marts.{name}"):
+            kind = "view" if spark.catalog.getTable(f"marts.{name}").tableType == "VIEW" else "table"
+            spark.sql(f"drop {kind} marts.{name}")
     frame = spark.createDataFrame(rows, RFM_SCHEMA).coalesce(1)
     frame.write.mode("overwrite").format("parquet").saveAsTable("marts.customer_rfm")
     frame.write.mode("overwrite").format("parquet").saveAsTable("marts.customer_rfm_history")

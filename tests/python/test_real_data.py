@@ -72,8 +72,9 @@ def test_uci_one_year_is_the_boundary_case(spark, uci_run):
     prediction stays finite (P(alive) about 1)."""
     run_id = uci_run.clustering["run_id"]
     assert uci_run.clv["at_boundary"]
+    # ml.clv_model_params keeps every fit: this run's rows only.
     params = {row["parameter"]: row for row in spark.table("ml.clv_model_params")
-              .where("fit = 'as_of' and model = 'bg_nbd'").collect()}
+              .where(f"run_id = '{uci_run.clv['run_id']}' and fit = 'as_of' and model = 'bg_nbd'").collect()}
     assert params["a"]["at_boundary"] and params["a"]["value"] <= 1e-5 and "not identifiable" in params["a"]["note"]
     stats = spark.table("ml.customer_predictions").selectExpr(
         "count(*)", "count_if(isnan(p_alive) or p_alive is null or isnan(clv_12m) or clv_12m is null)",

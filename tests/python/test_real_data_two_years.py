@@ -30,7 +30,8 @@ def test_both_files_reconcile(spark, two_years):
 
 def test_two_years_fit_is_interior(spark, two_years):
     assert not two_years.clv["at_boundary"]
-    rows = spark.table("ml.clv_model_params").where("fit = 'as_of'").collect()
+    # ml.clv_model_params and ml.clv_backtest keep every run's rows: this run's only.
+    rows = spark.table("ml.clv_model_params").where(f"run_id = '{two_years.clv['run_id']}' and fit = 'as_of'").collect()
     params = {(row["model"], row["parameter"]): row for row in rows}
     assert not any(row["at_boundary"] for row in rows)
     assert 0.01 < params[("bg_nbd", "a")]["value"] < 10  # dropout identified
@@ -44,7 +45,8 @@ def test_two_years_fit_is_interior(spark, two_years):
 def test_backtest_actuals_are_the_holdout_purchase_days(spark, two_years):
     """The backtest's actual purchases, recounted here straight from the line table: purchase days in
     [calibration date, as-of date) of the calibration date's customers."""
-    backtest = {row["method"]: row for row in spark.table("ml.clv_backtest").collect()}
+    backtest = {row["method"]: row for row in
+                spark.table("ml.clv_backtest").where(f"run_id = '{two_years.clv['run_id']}'").collect()}
     assert set(backtest) == {"bg_nbd", "baseline"}
     model, baseline = backtest["bg_nbd"], backtest["baseline"]
     d0, end = model["calibration_date"], model["holdout_end"]

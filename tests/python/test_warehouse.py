@@ -65,5 +65,8 @@ def test_recovery_covers_every_schema_the_pipeline_writes(settings, pipeline_run
     assert {"raw", "staging", "intermediate", "marts", "ml"} <= written
     assert written <= set(PROJECT_SCHEMAS)
     said: list[str] = []
-    found = recover_interrupted_run(spark, said.append)
+    from segmentation.lock import writer_lock
+
+    with writer_lock(settings.run_dir, "test"):
+        found = recover_interrupted_run(spark, settings, said.append)
     assert found.removed == found.kept == [] and said == []  # a clean run leaves nothing unowned

@@ -6,7 +6,7 @@
 with
 
 comparisons as (
-    select * from {{ source('ml', 'algorithm_comparison') }}
+    select * from {{ ref('stg_ml__algorithm_comparison') }}
 ),
 
 latest as (

@@ -20,7 +20,7 @@ select
     confusion.actual,
     confusion.predicted,
     confusion.count as customers
-from {{ source('ml', 'classifier_confusion') }} as confusion
+from {{ ref('stg_ml__classifier_confusion') }} as confusion
 inner join best
     on
         confusion.run_id = best.run_id

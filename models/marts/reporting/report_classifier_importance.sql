@@ -6,7 +6,7 @@ select
     importance.target,
     importance.feature,
     importance.importance
-from {{ source('ml', 'classifier_feature_importance') }} as importance
+from {{ ref('stg_ml__classifier_feature_importance') }} as importance
 where
     importance.model = 'decision_tree'
     and importance.run_id = (select max(results.run_id) from {{ ref('report_classifier_results') }} as results)

@@ -6,7 +6,7 @@
 with
 
 metrics as (
-    select * from {{ source('ml', 'classifier_metrics') }}
+    select * from {{ ref('stg_ml__classifier_metrics') }}
 ),
 
 latest as (

@@ -14,5 +14,5 @@ select
     scaled_recency,
     scaled_frequency,
     scaled_monetary
-from {{ source('ml', 'cluster_centroids') }}
+from {{ ref('stg_ml__cluster_centroids') }}
 where run_id = (select max(customers.cluster_run_id) from {{ ref('dim_customers') }} as customers)

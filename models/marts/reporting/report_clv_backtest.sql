@@ -6,7 +6,7 @@
 with
 
 backtests as (
-    select * from {{ source('ml', 'clv_backtest') }}
+    select * from {{ ref('stg_ml__clv_backtest') }}
 ),
 
 latest as (
@@ -14,7 +14,7 @@ latest as (
 ),
 
 calibration as (
-    select * from {{ source('ml', 'clv_calibration') }}
+    select * from {{ ref('stg_ml__clv_calibration') }}
 )
 
 select

@@ -10,11 +10,11 @@ shown_run as (
 ),
 
 runs as (
-    select * from {{ source('ml', 'model_runs') }}
+    select * from {{ ref('stg_ml__model_runs') }}
 ),
 
 sweep as (
-    select * from {{ source('ml', 'k_sweep') }}
+    select * from {{ ref('stg_ml__k_sweep') }}
 )
 
 select
