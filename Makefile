@@ -32,13 +32,14 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest tests/python
+	$(BIN)/python scripts/project_evaluator.py
 
 # Break each rule once and show its fast tests fail (scripts/mutants.py; results in docs/mutants.md).
 # Needs a built warehouse: `make run` first, or SEGMENTATION_HOME pointing at one.
 mutants: $(STAMP)
 	$(BIN)/python scripts/run_mutants.py
 
-# dbt Labs' dbt-project-evaluator (vendored) on a scratch copy of the project; CI runs it after `make test`.
+# dbt Labs' dbt-project-evaluator (vendored) on a scratch copy of the project; also the last step of `make test`.
 evaluate: $(STAMP)
 	$(BIN)/python scripts/project_evaluator.py
 
