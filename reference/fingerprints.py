@@ -45,6 +45,11 @@ def _money(column: str) -> str:
     return f"cast({column} as decimal(38, 2))"
 
 
+def _ratio(column: str) -> str:
+    # A ratio in a hash: six places, whether a way computed it as a double or a decimal.
+    return f"cast(round(cast({column} as double), 6) as decimal(38, 6))"
+
+
 def _hash(*columns: str) -> str:
     # An order-independent hash of whole rows; casts make a pandas int64 and a Spark int hash alike.
     parts = ", ".join(f"cast({c} as string)" for c in columns)
@@ -63,6 +68,10 @@ FINGERPRINTS: dict[str, tuple[str | None, dict[str, str]]] = {
             "net_quantity": "sum(net_quantity)",
             "net_revenue_cents": _cents("net_revenue"),
             "gross_revenue_cents": _cents("gross_revenue"),
+            # The capped values carry the outlier fences (SPEC 6).
+            "net_revenue_capped_cents": _cents("net_revenue_capped"),
+            "quantity_capped_cents": _cents("quantity_capped"),
+            "unit_price_capped_cents": _cents("unit_price_capped"),
             "matched_units": "sum(matched_units)",
             "cancelled_units": "sum(cancelled_units)",
             "outliers": "count_if(is_outlier)",
@@ -111,6 +120,9 @@ FINGERPRINTS: dict[str, tuple[str | None, dict[str, str]]] = {
                 "purchased_units",
                 "cancelled_units",
                 _money("avg_order_value"),
+                "tenure_days",
+                "first_purchase_at",
+                _ratio("cancellation_rate"),
             ),
         },
     ),

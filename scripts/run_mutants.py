@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,8 +78,14 @@ def check(mutant: Mutant, root: Path, home: Path) -> subprocess.CompletedProcess
 
 
 def evidence(done: subprocess.CompletedProcess) -> str:
-    lines = [line.strip() for line in (done.stdout + done.stderr).splitlines()]
-    telling = [line for line in lines if line.startswith(("FAIL", "FAILED", "Failure in", "ERROR", "E "))]
+    """The failing dbt tests by name, or pytest's first assertion line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # dbt colours its failures
+    lines = [re.sub(r"^\d\d:\d\d:\d\d\s+", "", line.strip()) for line in text.splitlines()]
+    failed = re.findall(r"^(?:Failure|Error) in (?:unit_test|test) (\S+)", "\n".join(lines), flags=re.M)
+    if failed:
+        return ", ".join(dict.fromkeys(failed))[:300]
+    lines = [line for line in lines if line and not line.startswith("WARNING: Using incubator")]  # the JVM's
+    telling = [line for line in lines if line.startswith(("FAILED", "ERROR", "E "))]
     return (telling[0] if telling else (lines[-1] if lines else ""))[:160].replace("|", "/")
 
 

@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from segmentation.config import Settings
 from segmentation.errors import SegmentationError
@@ -71,7 +70,3 @@ def _shuffle_partitions_env(partitions: int | None) -> Iterator[None]:
         else:
             os.environ[name] = before
 
-
-def read_run_results(settings: Settings) -> dict:
-    path = Path(settings.target_dir) / "run_results.json"
-    return json.loads(path.read_text()) if path.is_file() else {}

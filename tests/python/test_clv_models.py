@@ -116,19 +116,37 @@ def test_weights_stand_for_repeated_rows(cdnow):
         assert weighted.params[name] == pytest.approx(plain.params[name], rel=1e-4), name
 
 
-def test_boundary_case_without_dropout_gives_finite_predictions():
-    # One year of customers who never drop out (Poisson buyers with gamma rates): a is not identifiable.
-    rng = np.random.default_rng(7)
-    customers = 3000
+def _customers_without_dropout(seed: int, customers: int, draws: int) -> tuple[np.ndarray, ...]:
+    """One year of customers who never drop out (Poisson buyers with gamma rates): a is not identifiable."""
+    rng = np.random.default_rng(seed)
     first = rng.uniform(0, 300, customers)
     t = 365.0 - first
     rates = rng.gamma(0.8, 1 / 40.0, customers)
     x = np.zeros(customers)
     t_x = np.zeros(customers)
     for i in range(customers):
-        times = np.cumsum(rng.exponential(1 / rates[i], 200))
+        times = np.cumsum(rng.exponential(1 / rates[i], draws))
         times = times[times < t[i]]
         x[i], t_x[i] = len(times), (times[-1] if len(times) else 0.0)
+    return x, t_x, t
+
+
+def test_boundary_case_is_decided_by_the_likelihood_ratio():
+    # Here the free fit is interior (a = 0.0104) and better than a at its bound, but not significantly
+    # (likelihood ratio 0.27 < 3.841): SPEC 11's boundary case all the same.
+    x, t_x, t = _customers_without_dropout(seed=1, customers=300, draws=300)
+    fit = models.fit_bgnbd(x, t_x, t, np.ones(len(x)))
+    assert fit.at_boundary == ("a",)
+    statistic = float(fit.message.split("at its bound is ")[1].split()[0])
+    free_a = float(fit.message.split("free fit a = ")[1].rstrip(")"))
+    assert 0.1 < statistic < models.IDENTIFIABLE_LR
+    assert free_a > 100 * models.BOUND_LOW  # the free fit did not stop at the bound by itself
+    assert fit.params["a"] == pytest.approx(models.BOUND_LOW, rel=1e-6)
+
+
+def test_boundary_case_without_dropout_gives_finite_predictions():
+    customers = 3000
+    x, t_x, t = _customers_without_dropout(seed=7, customers=customers, draws=200)
     fit = models.fit_bgnbd(x, t_x, t, np.ones(customers))
     assert fit.at_boundary == ("a",)
     assert "not identifiable" in fit.message and "stopped at the boundary" in fit.note()

@@ -5,8 +5,7 @@
     A view, not a table: its columns are cheap projections of int_transaction_lines_matched and the two-row
     fences, so writing every line a second time cost more than its readers recompute (README, Benchmark,
     step 7). Both inputs are swap_tables, so BI clients reading this view never see them missing or
-    half-written while dbt rebuilds them. The post-hook drops the versioned tables that builds from before
-    this change left in marts_versions.
+    half-written while dbt rebuilds them.
 #}
 {{ config(materialized='view') }}
 with

@@ -26,7 +26,7 @@ final as (
         -- numbers
         count(*) as line_count,
         -- size(collect_set()) instead of count(distinct): an invoice has few lines, and a distinct count next to
-        -- the other aggregates makes Spark expand and shuffle every line twice (1e7 rows: 50-80 s -> 22-27 s)
+        -- the other aggregates makes Spark expand and shuffle every line twice (bench/results/HISTORY.md)
         size(collect_set(stock_code)) as distinct_products,
         sum(quantity) as total_quantity,
         sum(net_quantity) as net_quantity,

@@ -3,8 +3,8 @@
     cancellation rate (matched cancelled units / purchased units of known customers), customers, and the
     three RFM segments that bring the product the most net revenue.
     The description's mode and the two distinct counts are separate plain aggregations joined on stock_code:
-    `mode()` and two `count(distinct)` in one aggregation made this the slowest model (1e7 rows: 128-144 s
-    against 36-42 s for this form, same rows).
+    `mode()` and two `count(distinct)` in one aggregation made this the slowest model (bench/results/HISTORY.md:
+    about three times this form's time, same rows).
 #}
 with
 
