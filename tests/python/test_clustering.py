@@ -351,15 +351,16 @@ def test_k_rules_find_three_blobs(spark, settings, trained_k4):
     from segmentation.clustering.select import SweepPoint, choose_k
 
     write_rfm(spark, rfm_rows(THREE_BLOBS, per_group=30, seed=5))
-    result = train_clusters(spark, settings, ClusteringConfig(k_rule="silhouette", seed=42))
-    assert result.k == 3, result.sweep
+    # The default path, as a run without --k takes it: no k, no rule given.
+    result = train_clusters(spark, settings, ClusteringConfig(seed=42))
+    assert (result.k, result.k_rule) == (3, "elbow"), result.sweep
     sweep = [r for r in spark.table("ml.k_sweep").collect() if r["run_id"] == result.run_id]
     assert sorted(r["k"] for r in sweep) == list(range(2, 11))
     assert [r["k"] for r in sweep if r["is_chosen"]] == [3]
     assert max(sweep, key=lambda r: r["silhouette"])["k"] == 3
-    # The elbow rule on the same recorded sweep (real MLlib costs) also finds the three blobs.
+    # The silhouette rule on the same recorded sweep (real MLlib costs) also finds the three blobs.
     points = [SweepPoint(r["k"], r["cost"], r["silhouette"], r["k"]) for r in sweep]  # unsorted on purpose
-    assert choose_k("elbow", points) == 3
+    assert choose_k("silhouette", points) == choose_k("elbow", points) == 3
     # Each blob is one cluster.
     assert all(len(ids) == 1 for ids in groups_of(assignment(spark)).values())
 

@@ -159,6 +159,6 @@ def test_config_validation(config, message):
 
 def test_config_defaults():
     """The default k rule is pinned: without --k a run chooses k by the elbow of the cost curve (README,
-    "Choosing k"); the pipeline-level check is test_service_pipeline's road test, a run without --k."""
+    "Choosing k"); test_clustering.py::test_k_rules_find_three_blobs trains on real Spark by that default path."""
     assert ClusteringConfig(k=6).validate().effective_k_rule == "fixed"
     assert ClusteringConfig().validate().effective_k_rule == "elbow"
