@@ -271,7 +271,7 @@ def _run_and_kill(command: list[str], env: dict[str, str], marker: str, delay_s:
 
 
 def test_rerun_on_a_standalone_cluster_after_kills_leaves_complete_tables(pipeline_run):
-    """Reliability and scale-out in one warehouse: kill -9 the pipeline while dbt writes the RFM tables,
+    """Reliability and scale-out in one warehouse: kill -9 the pipeline while dbt builds the history,
     then while the ML step writes its tables; the next run, on a real standalone cluster (master and two
     workers, reached through SEGMENTATION_SPARK_MASTER alone), must succeed and leave complete tables equal
     to the local run. One full run serves both checks, so that `make test` keeps within its time budget."""
@@ -283,12 +283,12 @@ def test_rerun_on_a_standalone_cluster_after_kills_leaves_complete_tables(pipeli
         # The killed runs build without tests (`--data-tests after`), so they reach the ML step sooner; the
         # kill points are the same in both modes.
         killed = [SEGMENTATION, "run", "--no-report", "--k", "4", "--data-tests", "after"]
-        # Killed as dbt starts writing a table model. The window in which a CTAS has written files but not
-        # yet registered its table is too short to hit by timing, so what it leaves is planted: files under
-        # _temporary, no _SUCCESS, no table. Unrecovered, every later build of the model would fail with
-        # LOCATION_ALREADY_EXISTS.
-        _run_and_kill(killed, env, "START sql table model staging.stg_online_retail__transaction_lines", 0)
-        half_written = home / "spark-warehouse" / "staging.db" / "stg_online_retail__transaction_lines"
+        # Killed as dbt starts writing the RFM history (SPEC 10), a table model. The window in which a CTAS
+        # has written files but not yet registered its table is too short to hit by timing, so what it leaves
+        # is planted: files under _temporary, no _SUCCESS, no table. Unrecovered, every later build of the
+        # model would fail with LOCATION_ALREADY_EXISTS.
+        _run_and_kill(killed, env, "START sql table model intermediate.int_customer_rfm_history", 0)
+        half_written = home / "spark-warehouse" / "intermediate.db" / "int_customer_rfm_history"
         (half_written / "_temporary" / "0").mkdir(parents=True, exist_ok=True)
         (half_written / "_temporary" / "0" / "part-00000.parquet").write_bytes(b"partial")
         printed = _run_and_kill(killed, env, "==> train clusters ", delay_s=8)
@@ -317,12 +317,18 @@ def test_rerun_on_a_standalone_cluster_after_kills_leaves_complete_tables(pipeli
             "select (select count(*) from marts.customer_rfm) as rfm, "
             "(select count(*) from marts.dim_customers) as dim, "
             "(select count(*) from marts.dim_customers where cluster_id is null and monetary > 0) as no_cluster, "
-            "(select count(*) from raw.transactions) as raw_rows"))
+            "(select count(*) from raw.transactions) as raw_rows, "
+            "(select count(*) from marts.customer_segment_history) as history_rows, "
+            "(select sum(customers) from marts.history_calendar) as calendar_customers, "
+            "(select count(distinct as_of_date) from marts.customer_segment_history) as history_dates"))
         assert counts["rfm"] == counts["dim"] == pipeline_run.customers
         assert counts["no_cluster"] == 0
         assert counts["raw_rows"] == sum(pipeline_run.row_fates.values())  # three ingests, no duplicate rows
+        # The history is whole: every date of the local run, every customer of each date once.
+        assert counts["history_dates"] == pipeline_run.history_dates > 1
+        assert counts["history_rows"] == counts["calendar_customers"]
         _record("kill_and_rerun_on_cluster", {
-            "kills": ["dbt starts stg_online_retail__transaction_lines (half-written folder)",
+            "kills": ["dbt starts int_customer_rfm_history (half-written folder)",
                       "train clusters +8 s"],
             "rerun": {"workers": 2, "wall_seconds": round(wall, 1),
                       "pipeline_total_seconds": summary["timings_seconds"]["total"],
