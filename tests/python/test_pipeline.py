@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 
 def test_row_fates_add_up_to_raw_rows(spark, pipeline_run):
     raw = spark.table("raw.transactions").count()
@@ -48,7 +46,8 @@ def test_revenue_reconciles_between_lines_and_customers(spark, pipeline_run):
     ).first()[0]
     customers = spark.sql("select sum(monetary), count(*) from marts.customer_rfm").first()
     assert abs(float(lines) - float(customers[0])) <= 0.005 * customers[1]
-    assert float(customers[0]) == pytest.approx(pipeline_run.total_monetary)
+    # What the run reported, against the line mart (not the table the figure was read from).
+    assert abs(float(lines) - pipeline_run.total_monetary) <= 0.005 * customers[1]
 
 
 def test_shuffle_partitions_sized_from_the_input_reach_dbt(spark, pipeline_run):
