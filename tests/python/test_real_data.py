@@ -109,15 +109,17 @@ def test_uci_clv_summary_matches_lifetimes_summary(spark, uci_run):
     assert (joined["age"] == joined["T"]).all()
 
 
-def test_uci_history_equals_the_reference_at_three_dates(spark, uci_run):
-    """SPEC 10 on the real file: the history's rows at three dates equal what the hand-written reference
-    (reference/floor.py, an independent implementation of SPEC 7-8) computes with as_of_date at each date."""
+def test_uci_history_equals_the_reference_at_two_dates(spark, uci_run):
+    """SPEC 10 on the real file: the history's rows at two dates equal what the hand-written reference
+    (reference/floor.py, an independent implementation of SPEC 7-8) computes with as_of_date at each date.
+    Three dates of the sample are checked against separate dbt runs in test_history_dates.py; here two keep
+    `make test` inside its time budget (each date is a whole reference run on the UCI file)."""
     from reference.floor import run_floor
 
     path = str(require_file(ONLINE_RETAIL))
     history = spark.table("marts.customer_rfm_history").cache()
     assert history.select("as_of_date").distinct().count() == 13  # 2011-01-01 .. 2011-12-01 and 2011-12-10
-    for date in ("2011-03-01", "2011-07-01", "2011-11-01"):
+    for date in ("2011-03-01", "2011-11-01"):
         floor = run_floor(spark, [path], k=4, seed=42, as_of_date=date, prefix="floor_hist_")
         floor.customers_df.createOrReplaceTempView("floor_at_date")
         at_date = history.where(f"as_of_date = date '{date}'")
