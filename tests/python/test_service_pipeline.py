@@ -199,6 +199,30 @@ def test_bi_clients_read_the_marts(thrift_run, pipeline_run):
     assert kinds == {"rfm_segment", "cluster"}
 
 
+def test_beeline_from_the_venv_reads_the_marts_and_their_comments(thrift_run, pipeline_run):
+    """beeline as the README gives it: `.venv/bin/beeline` by its path, with a PATH that lacks `.venv/bin`, the
+    password read from the owner-only file (-w), never on the command line."""
+    svc, server, _summary, _wall, _road = thrift_run
+    beeline = Path(sys.executable).parent / "beeline"
+    password_file = svc.for_target("thrift").secrets_dir / "thrift.password"
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != beeline.parent)
+    env = {key: value for key, value in os.environ.items() if key != "SPARK_HOME"} | {"PATH": path}
+    url = f"jdbc:hive2://{server.connect_host}:{server.port}/marts"
+
+    def beeline_rows(sql: str) -> list[str]:
+        done = subprocess.run(
+            [str(beeline), "-u", url, "-n", "segmentation", "-w", str(password_file), "--silent=true",
+             "--outputformat=csv2", "-e", sql],
+            env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
+        return [line for line in done.stdout.splitlines() if line.strip()]
+
+    assert beeline_rows("select count(*) from marts.customer_rfm")[-1] == str(pipeline_run.customers)
+    described = beeline_rows("describe marts.customer_rfm")
+    segment = next(line for line in described if line.startswith("rfm_segment,"))
+    assert len(segment.split(",", 2)[2].strip('" ')) > 20, segment  # the dbt description, as the comment
+
+
 def test_bi_reads_during_a_rebuild(thrift_run):
     """A BI client queries segment_summary in a loop while dbt rebuilds it (and dim_customers) through the
     same Thrift server: the swap_table views must never show an error or a partial table."""
