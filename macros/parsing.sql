@@ -21,9 +21,10 @@
 
 {#- InvoiceDate formats of SPEC 1, tried in order. Timestamps carry no zone (sessions run in UTC).
     The two ISO formats (yyyy-MM-dd HH:mm:ss, yyyy-MM-dd HH:mm) go through Spark's own timestamp cast, much
-    cheaper than a pattern formatter (bench/results/HISTORY.md). The regex admits exactly those two shapes (the cast alone would also take a bare date,
-    a T, fractions or a zone); the cast rejects what the formatter rejects (2011-02-29, 24:00, month 13):
-    same result on 20,000 fuzzed strings, and the unit test invoice_date_formats_are_exact pins the edges. -#}
+    cheaper than a pattern formatter (bench/results/HISTORY.md). The regex admits exactly those two shapes
+    (the cast alone would also take a bare date, a T, fractions or a zone); the cast rejects what the
+    formatter rejects (2011-02-29, 24:00, month 13): same result on 20,000 fuzzed strings, and the unit test
+    invoice_date_formats_are_exact pins the edges. -#}
 {% macro parse_invoice_date(column) -%}
     coalesce(
         case

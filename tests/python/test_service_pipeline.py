@@ -204,14 +204,13 @@ def test_beeline_from_the_venv_reads_the_marts_and_their_comments(thrift_run, pi
     password read from the owner-only file (-w), never on the command line."""
     svc, server, _summary, _wall, _road = thrift_run
     beeline = Path(sys.executable).parent / "beeline"
-    password_file = svc.for_target("thrift").secrets_dir / "thrift.password"
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != beeline.parent)
     env = {key: value for key, value in os.environ.items() if key != "SPARK_HOME"} | {"PATH": path}
     url = f"jdbc:hive2://{server.connect_host}:{server.port}/marts"
 
     def beeline_rows(sql: str) -> list[str]:
         done = subprocess.run(
-            [str(beeline), "-u", url, "-n", "segmentation", "-w", str(password_file), "--silent=true",
+            [str(beeline), "-u", url, "-n", thrift.THRIFT_USER, "-w", str(thrift.password_file(svc)), "--silent=true",
              "--outputformat=csv2", "-e", sql],
             env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
